@@ -1,0 +1,55 @@
+# tend: a tiny static init and supervisor for containers.
+#
+# Overridable: CC CPPFLAGS CFLAGS LDFLAGS PREFIX DESTDIR.
+# `make WERROR=1` (CI) turns warnings into errors.
+
+CC      ?= musl-gcc
+ifeq ($(origin CC),default)
+CC      := musl-gcc
+endif
+CFLAGS  ?= -Os -pipe
+LDFLAGS ?= -static -s
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wpointer-arith -Wformat=2
+ifeq ($(WERROR),1)
+WARN    += -Werror
+endif
+# Required flags live apart from CFLAGS so overriding CFLAGS keeps them.
+TEND_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -ffunction-sections \
+               -fdata-sections -fno-asynchronous-unwind-tables
+TEND_LDFLAGS := -Wl,--gc-sections -Wl,-z,noseparate-code
+
+SRCS := init.c cli.c log.c proc.c sig.c
+OBJS := $(SRCS:.c=.o)
+HDRS := $(wildcard *.h)
+
+.PHONY: all clean install test unit-test demo bench
+
+all: tend
+
+tend: $(OBJS)
+	$(CC) $(TEND_LDFLAGS) $(LDFLAGS) -o $@ $(OBJS)
+
+%.o: %.c $(HDRS)
+	$(CC) $(TEND_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+install: tend
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 tend $(DESTDIR)$(PREFIX)/bin/tend
+
+test: tend
+	tests/run
+
+demo: tend
+	tests/deps.sh demo
+	./demo/run
+
+bench: tend
+	tests/deps.sh bench
+	/usr/bin/python3 bench/bench.py
+
+clean:
+	rm -f tend $(OBJS)

@@ -1,0 +1,40 @@
+/*
+ * config.h: compile-time defaults, in the suckless sense. Each value can be
+ * changed at build time without editing this file, for example
+ *     make CPPFLAGS='-DDEFAULT_GRACE_MS=5000'
+ * Runtime settings (options, and later the INI file) override these.
+ */
+#ifndef TEND_CONFIG_H
+#define TEND_CONFIG_H
+
+#ifndef TEND_VERSION
+#define TEND_VERSION "0.1.0"
+#endif
+
+/*
+ * Shutdown budget in milliseconds: how long descendants get between the
+ * start of a shutdown (a stop signal to tend, or the command's exit) and
+ * SIGKILL. Below Docker's default stop timeout of 10 s, so that a default
+ * `docker stop` ends with tend's own exit and exit status, never with the
+ * engine's SIGKILL, with room left for the final reaping.
+ */
+#ifndef DEFAULT_GRACE_MS
+#define DEFAULT_GRACE_MS 8000
+#endif
+
+/* Longest grace accepted on the command line: one day. */
+#ifndef MAX_GRACE_MS
+#define MAX_GRACE_MS (24L * 3600 * 1000)
+#endif
+
+/* Longest line tend itself logs; longer messages are cut with "...". */
+#ifndef LOG_LINE_MAX
+#define LOG_LINE_MAX 1024
+#endif
+
+/* epoll events handled per wake-up. */
+#ifndef LOOP_EVENTS
+#define LOOP_EVENTS 16
+#endif
+
+#endif

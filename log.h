@@ -1,0 +1,38 @@
+/*
+ * log.h: tend's own messages. One vocabulary (after OpenBSD's log.c):
+ * log_warn appends strerror(errno), log_warnx does not; fatal and fatalx
+ * are for start-up only, before the event loop runs.
+ */
+#ifndef TEND_LOG_H
+#define TEND_LOG_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+enum log_level {
+	LOG_ERROR,	/* always shown */
+	LOG_WARN,	/* shown by default */
+	LOG_INFO,	/* -v */
+	LOG_DEBUG,	/* -vv */
+};
+
+#define PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+void log_set_level(int level);
+int log_enabled(enum log_level level);
+void log_error(const char *fmt, ...) PRINTF(1, 2);
+void log_warn(const char *fmt, ...) PRINTF(1, 2);
+void log_warnx(const char *fmt, ...) PRINTF(1, 2);
+void log_notice(const char *fmt, ...) PRINTF(1, 2);
+void log_info(const char *fmt, ...) PRINTF(1, 2);
+void log_debug(const char *fmt, ...) PRINTF(1, 2);
+_Noreturn void fatal(int status, const char *fmt, ...) PRINTF(2, 3);
+_Noreturn void fatalx(int status, const char *fmt, ...) PRINTF(2, 3);
+
+/*
+ * Writes all of buf unless an error other than EINTR occurs; never blocks
+ * on a non-blocking descriptor (EAGAIN gives up). Returns 0 or -1.
+ */
+int write_all(int fd, const void *buf, size_t len);
+
+#endif

@@ -1,0 +1,167 @@
+/*
+ * sig.c: the signal name table and tend's signal policy in one place.
+ *
+ * Policy: every signal is blocked and read from a signalfd, except the
+ * synchronous faults (a fault in tend must kill tend with a core, not be
+ * queued forever). Job control signals sent to tend (TSTP, TTIN, TTOU)
+ * are forwarded like any other: tend itself never stops, since a stopped
+ * PID 1 would stop reaping; the terminal's own Ctrl-C and Ctrl-Z go
+ * straight to the command, whose process group tend makes the foreground.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sig.h"
+
+static const struct {
+	char name[7];
+	unsigned char num;
+} sig_table[] = {
+	{ "HUP", SIGHUP },	{ "INT", SIGINT },	{ "QUIT", SIGQUIT },
+	{ "ILL", SIGILL },	{ "TRAP", SIGTRAP },	{ "ABRT", SIGABRT },
+	{ "IOT", SIGIOT },	{ "BUS", SIGBUS },	{ "FPE", SIGFPE },
+	{ "KILL", SIGKILL },	{ "USR1", SIGUSR1 },	{ "SEGV", SIGSEGV },
+	{ "USR2", SIGUSR2 },	{ "PIPE", SIGPIPE },	{ "ALRM", SIGALRM },
+	{ "TERM", SIGTERM },	{ "STKFLT", SIGSTKFLT }, { "CHLD", SIGCHLD },
+	{ "CLD", SIGCHLD },	{ "CONT", SIGCONT },	{ "STOP", SIGSTOP },
+	{ "TSTP", SIGTSTP },	{ "TTIN", SIGTTIN },	{ "TTOU", SIGTTOU },
+	{ "URG", SIGURG },	{ "XCPU", SIGXCPU },	{ "XFSZ", SIGXFSZ },
+	{ "VTALRM", SIGVTALRM }, { "PROF", SIGPROF },	{ "WINCH", SIGWINCH },
+	{ "IO", SIGIO },	{ "POLL", SIGPOLL },	{ "PWR", SIGPWR },
+	{ "SYS", SIGSYS },
+};
+
+/* Faults arrive synchronously from tend's own execution; never blocked. */
+static const int fault_signals[] = {
+	SIGFPE, SIGILL, SIGSEGV, SIGBUS, SIGABRT, SIGTRAP, SIGSYS,
+};
+
+static int
+parse_number(const char *s, int *out)
+{
+	char *end;
+	long v;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v > SIG_MAX)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+/* "RTMIN", "RTMIN+N", "RTMAX", "RTMAX-N", with the bounds checked. */
+static int
+parse_realtime(const char *s)
+{
+	int base, sign, off = 0;
+
+	if (strncasecmp(s, "RTMIN", 5) == 0) {
+		base = SIGRTMIN;
+		sign = '+';
+	} else if (strncasecmp(s, "RTMAX", 5) == 0) {
+		base = SIGRTMAX;
+		sign = '-';
+	} else {
+		return -1;
+	}
+	s += 5;
+	if (*s) {
+		if (*s != sign || parse_number(s + 1, &off) < 0)
+			return -1;
+		if (sign == '-')
+			off = -off;
+	}
+	if (base + off < SIGRTMIN || base + off > SIGRTMAX)
+		return -1;
+	return base + off;
+}
+
+int
+sig_parse(const char *s)
+{
+	int num;
+	size_t i;
+
+	if (parse_number(s, &num) == 0)
+		return num >= 1 ? num : -1;
+	if (strncasecmp(s, "SIG", 3) == 0)
+		s += 3;
+	for (i = 0; i < sizeof(sig_table) / sizeof(sig_table[0]); i++)
+		if (strcasecmp(s, sig_table[i].name) == 0)
+			return sig_table[i].num;
+	return parse_realtime(s);
+}
+
+const char *
+sig_name(int sig, char buf[SIG_NAME_MAX])
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(sig_table) / sizeof(sig_table[0]); i++) {
+		if (sig_table[i].num == sig) {
+			snprintf(buf, SIG_NAME_MAX, "SIG%s", sig_table[i].name);
+			return buf;
+		}
+	}
+	if (sig >= SIGRTMIN && sig <= SIGRTMAX) {
+		if (sig == SIGRTMIN)
+			snprintf(buf, SIG_NAME_MAX, "SIGRTMIN");
+		else
+			snprintf(buf, SIG_NAME_MAX, "SIGRTMIN+%d", sig - SIGRTMIN);
+	} else {
+		snprintf(buf, SIG_NAME_MAX, "signal %d", sig);
+	}
+	return buf;
+}
+
+/*
+ * musl reserves signals 32 to 34 for itself, so its sigfillset and
+ * sigaddset leave them out; but a glibc program's SIGRTMIN is 34 and
+ * tend must forward it too. The first 64 bits of a sigset_t are the
+ * kernel's mask in both libcs, so set the bit there.
+ */
+static void
+add_reserved(sigset_t *set, int sig)
+{
+	uint64_t bits;
+
+	memcpy(&bits, set, sizeof(bits));
+	bits |= 1ULL << (sig - 1);
+	memcpy(set, &bits, sizeof(bits));
+}
+
+int
+sig_setmask(const sigset_t *set, sigset_t *old)
+{
+	return (int)syscall(SYS_rt_sigprocmask, SIG_SETMASK, set, old,
+	    SIG_MAX / 8);
+}
+
+void
+sig_handled_set(sigset_t *set)
+{
+	size_t i;
+	int sig;
+
+	sigfillset(set);
+	for (sig = 32; sig < SIGRTMIN; sig++)
+		add_reserved(set, sig);
+	for (i = 0; i < sizeof(fault_signals) / sizeof(fault_signals[0]); i++)
+		sigdelset(set, fault_signals[i]);
+}
+
+int
+sig_is_stop(int sig)
+{
+	return sig == SIGTERM || sig == SIGINT || sig == SIGQUIT;
+}
