@@ -293,11 +293,15 @@ static void
 become_reaper(void)
 {
 	init.self = getpid();
-	if (init.self == 1)
+	if (init.self == 1) {
+		log_debug("running as PID 1");
 		return;
+	}
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		log_warn("cannot become a child subreaper, orphans will "
 		    "not be reaped by tend");
+	else
+		log_debug("not PID 1, registered as a child subreaper");
 }
 
 /* The parent may already be gone when the signal is asked for. */

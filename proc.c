@@ -20,8 +20,11 @@
 /*
  * The child leaves tend's process group so that forwarding to a group
  * never hits tend. It takes the terminal only if tend's group is in the
- * foreground: a tend started in the background must not steal it. SIGTTOU
- * is still blocked here, so tcsetpgrp cannot stop the child.
+ * foreground: a tend started in the background must not steal it. Inside
+ * a PID namespace both groups may lie outside it and read as 0; equal
+ * still means foreground in the common case (a namespace started from an
+ * interactive shell). SIGTTOU is still blocked here, so tcsetpgrp cannot
+ * stop the child.
  */
 static void
 child_take_terminal(void)
@@ -30,7 +33,7 @@ child_take_terminal(void)
 	pid_t own = getpgrp();
 
 	setpgid(0, 0);
-	if (fg > 0 && fg == own)
+	if (fg >= 0 && fg == own)
 		(void)tcsetpgrp(STDIN_FILENO, getpid());
 }
 

@@ -1,0 +1,704 @@
+#!/usr/bin/python3
+"""
+bench.py: tend side by side with tini-static, dumb-init and catatonit.
+
+Run from anywhere as `/usr/bin/python3 bench/bench.py` (Python 3 standard
+library only; root, or unprivileged user namespaces, for unshare). It
+prints one Markdown report on stdout; progress goes to stderr.
+
+Every measurement runs all the inits in the same process, interleaved or
+side by side, so that machine noise hits them alike. Where an init must be
+PID 1 it runs as `unshare --pid --fork --mount-proc --kill-child INIT --
+COMMAND`, and its host pid is the one child of the unshare process. Two
+tiny C helpers are compiled into a temporary directory at start-up.
+Nothing is left running: every namespace is torn down in a finally block.
+"""
+import contextlib
+import datetime
+import os
+import platform
+import random
+import resource
+import select
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+# (column name, binary); a missing binary prints n/a in its column.
+INITS = [
+    ("tend", REPO / "tend"),
+    ("tini-static", Path("/usr/bin/tini-static")),
+    ("dumb-init", Path("/usr/bin/dumb-init")),
+    ("catatonit", Path("/usr/bin/catatonit")),
+]
+BASELINE = "tini-static"     # the ratio column is tend / BASELINE
+
+IDLE_STARTS = 5              # idle PID 1 starts for VmRSS and Pss
+WAKEUP_WINDOW_S = 5.0        # idle window for counting wake-ups
+TRUE_RUNS = 300              # `INIT -- /bin/true` runs per init
+TRUE_WARMUP = 20
+ORPHANS = 10_000             # orphans per reaping run, lowered if limits bite
+REAP_RUNS = 3
+SIGNALS = 200                # SIGUSR1 per init for the forwarding latency
+
+# Makes N orphans exit at once and prints the ms until all are reaped.
+ORPHANS_C = r"""
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TIMEOUT_NS (60LL * 1000000000)
+
+static void
+die(const char *what)
+{
+	fprintf(stderr, "orphans: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static long long
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Reports its pid, then blocks until the gate's write end is closed. */
+static void
+grandchild(int gate[2], int report[2])
+{
+	pid_t self = getpid();
+	char c;
+
+	close(gate[1]);		/* else the gate could never reach EOF */
+	close(report[0]);
+	if (write(report[1], &self, sizeof(self)) != sizeof(self))
+		_exit(1);
+	close(report[1]);
+	while (read(gate[0], &c, 1) < 0 && errno == EINTR)
+		;
+	_exit(0);
+}
+
+/* The child forks the grandchild and exits at once, orphaning it. */
+static void
+spawn_orphan(int gate[2], int report[2])
+{
+	pid_t child = fork();
+	int status;
+
+	if (child < 0)
+		die("fork");
+	if (child == 0) {
+		pid_t gc = fork();
+
+		if (gc == 0)
+			grandchild(gate, report);
+		_exit(gc < 0 ? 1 : 0);
+	}
+	if (waitpid(child, &status, 0) < 0)
+		die("waitpid");
+	if (status != 0) {
+		errno = EAGAIN;
+		die("fork of a grandchild");
+	}
+}
+
+/* EOF before n pids means a grandchild died early. */
+static void
+read_pids(int fd, pid_t *pids, int n)
+{
+	size_t want = (size_t)n * sizeof(*pids), got = 0;
+
+	while (got < want) {
+		ssize_t r = read(fd, (char *)pids + got, want - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			die("reading the orphans' pids");
+		got += (size_t)r;
+	}
+}
+
+/* kill(pid, 0) succeeds on a zombie too: ESRCH only once it is reaped. */
+static void
+wait_reaped(const pid_t *pids, int n, long long start)
+{
+	struct timespec pause = { 0, 20000 };
+	int i;
+
+	for (i = 0; i < n; i++)
+		while (kill(pids[i], 0) == 0 || errno != ESRCH) {
+			if (now_ns() - start > TIMEOUT_NS) {
+				fprintf(stderr, "orphans: %d of %d not reaped "
+				    "after 60 s\n", n - i, n);
+				exit(1);
+			}
+			nanosleep(&pause, NULL);
+		}
+}
+
+int
+main(int argc, char **argv)
+{
+	int n = argc > 1 ? atoi(argv[1]) : 10000;
+	int gate[2], report[2], i;
+	pid_t *pids = calloc((size_t)n, sizeof(*pids));
+	long long start;
+
+	if (pids == NULL)
+		die("calloc");
+	if (pipe(gate) < 0 || pipe(report) < 0)
+		die("pipe");
+	for (i = 0; i < n; i++)
+		spawn_orphan(gate, report);
+	close(report[1]);
+	read_pids(report[0], pids, n);
+	close(gate[0]);
+	start = now_ns();
+	close(gate[1]);		/* every orphan's read() returns 0: it exits */
+	wait_reaped(pids, n, start);
+	printf("%.3f\n", (double)(now_ns() - start) / 1e6);
+	return 0;
+}
+"""
+
+# Prints "ready", then the CLOCK_MONOTONIC ns of each SIGUSR1 it receives.
+SIGLAT_C = r"""
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+int
+main(void)
+{
+	sigset_t usr1;
+	siginfo_t si;
+	struct timespec ts;
+	char line[32];
+	int len;
+
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	if (sigprocmask(SIG_BLOCK, &usr1, NULL) < 0)
+		return 1;
+	if (write(1, "ready\n", 6) != 6)
+		return 1;
+	for (;;) {
+		if (sigwaitinfo(&usr1, &si) < 0) {
+			if (errno == EINTR)
+				continue;
+			return 1;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		len = snprintf(line, sizeof(line), "%lld\n",
+		    (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+		if (write(1, line, (size_t)len) != len)
+			return 1;
+	}
+}
+"""
+
+
+def progress(msg):
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def now_ns():
+    """The same clock as the helpers' clock_gettime(CLOCK_MONOTONIC)."""
+    return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+
+
+def poll_until(what, check, timeout=10.0, interval=0.001):
+    """Returns check()'s first truthy value; raises after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
+def read_file(path):
+    """The file's text, or "" once the process it describes is gone."""
+    try:
+        return Path(path).read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
+
+
+def children(pid):
+    return [int(p) for p in read_file(f"/proc/{pid}/task/{pid}/children").split()]
+
+
+def status_fields(pid):
+    """/proc/PID/status as {field: first number}."""
+    fields = {}
+    for line in read_file(f"/proc/{pid}/status").splitlines():
+        key, _, value = line.partition(":")
+        words = value.split()
+        if words and words[0].isdigit():
+            fields[key] = int(words[0])
+    return fields
+
+
+def pss_kib(pid):
+    for line in read_file(f"/proc/{pid}/smaps_rollup").splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1])
+    return None
+
+
+def median(values):
+    return statistics.median(values) if values else None
+
+
+# --- running an init as PID 1 ----------------------------------------------
+
+class Pid1:
+    """INIT as PID 1 of a fresh PID namespace, running COMMAND.
+
+    The init is killed first and unshare reaped after, so the kernel
+    tears the whole namespace down and no process outlives the bench.
+    """
+
+    def __init__(self, init, command, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL):
+        # Without root, a user namespace grants what unshare needs.
+        user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
+        argv = ["unshare", *user, "--pid", "--fork", "--mount-proc",
+            "--kill-child", str(init), "--", *command]
+        self.init_path = os.path.realpath(init)
+        self.pid = None	  # the init's host pid, once known
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+            stdout=stdout, stderr=stderr)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def find_init(self):
+        """The init's host pid: unshare's only child, once exec'd."""
+        if self.pid is None:
+            unshare = self.proc.pid
+
+            def execed():
+                kids = children(unshare)
+                if kids and self._exe(kids[0]) == self.init_path:
+                    return kids[0]
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"unshare exited with "
+                        f"{self.proc.returncode}")
+                return None
+            self.pid = poll_until("the init to start", execed)
+        return self.pid
+
+    def wait_for_child(self):
+        """The init's host pid once it has started its command."""
+        pid = self.find_init()
+        poll_until("the init's child", lambda: children(pid))
+        return pid
+
+    @staticmethod
+    def _exe(pid):
+        try:
+            return os.readlink(f"/proc/{pid}/exe")
+        except OSError:
+            return None
+
+    def close(self):
+        # While unshare lives, the init's pid cannot be reused: it is
+        # either running or unshare's unreaped zombie.
+        if self.proc.poll() is None:
+            target = self.pid or self.proc.pid
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(target, signal.SIGKILL)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream:
+                stream.close()
+
+
+class LineReader:
+    """Reads lines from a pipe with a timeout, so a mute init cannot hang us."""
+
+    def __init__(self, fd):
+        self.fd = fd
+        self.buf = b""
+
+    def readline(self, timeout=2.0):
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+                raise TimeoutError("no line from the helper")
+            chunk = os.read(self.fd, 4096)
+            if not chunk:
+                raise EOFError("the helper's output ended")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode()
+
+
+# --- the metrics ------------------------------------------------------------
+
+def elf_linkage(path):
+    """'dynamic' when the ELF asks for an interpreter, else 'static'."""
+    data = path.read_bytes()
+    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        return "?"  # only 64-bit little-endian ELF is parsed
+    phoff = int.from_bytes(data[32:40], "little")
+    phentsize = int.from_bytes(data[54:56], "little")
+    phnum = int.from_bytes(data[56:58], "little")
+    for i in range(phnum):
+        off = phoff + i * phentsize
+        if int.from_bytes(data[off:off + 4], "little") == 3:  # PT_INTERP
+            return "dynamic"
+    return "static glibc" if b"GLIBC" in data else "static"
+
+
+def measure_idle(inits):
+    """VmRSS and Pss over IDLE_STARTS starts; wake-ups over one window.
+
+    All inits idle side by side with one child each, `sleep 1000`.
+    """
+    rss = {name: [] for name in inits}
+    pss = {name: [] for name in inits}
+    wakeups = {}
+    for start in range(IDLE_STARTS):
+        with contextlib.ExitStack() as stack:
+            running = {name: stack.enter_context(
+                Pid1(path, ["/bin/sleep", "1000"]))
+                for name, path in inits.items()}
+            pids = {name: p.wait_for_child()
+                for name, p in running.items()}
+            time.sleep(0.3)	  # let start-up work settle
+            for name, pid in pids.items():
+                rss[name].append(status_fields(pid)["VmRSS"])
+                pss[name].append(pss_kib(pid))
+            if start == 0:
+                wakeups = count_wakeups(pids)
+    return ({n: median(v) for n, v in rss.items()},
+        {n: median(v) for n, v in pss.items() if None not in v},
+        wakeups)
+
+
+def context_switches(pid):
+    fields = status_fields(pid)
+    return (fields["voluntary_ctxt_switches"] +
+        fields["nonvoluntary_ctxt_switches"])
+
+
+def count_wakeups(pids):
+    """Each context switch of an idle process is one wake-up."""
+    progress(f"counting idle wake-ups for {WAKEUP_WINDOW_S:g} s")
+    before = {name: context_switches(pid) for name, pid in pids.items()}
+    time.sleep(WAKEUP_WINDOW_S)
+    return {name: context_switches(pid) - before[name]
+        for name, pid in pids.items()}
+
+
+def spawn_time_ns(argv, file_actions):
+    """Wall time of one posix_spawn + waitpid of argv."""
+    start = time.perf_counter_ns()
+    pid = os.posix_spawn(argv[0], argv, os.environ,
+        file_actions=file_actions)
+    _, status = os.waitpid(pid, 0)
+    elapsed = time.perf_counter_ns() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{argv} exited with status {status}")
+    return elapsed
+
+
+def measure_true(inits):
+    """Medians (µs) of `INIT -- /bin/true`, and of /bin/true alone.
+
+    Not in a namespace. Output goes to /dev/null: tini warns on stderr
+    when it is neither PID 1 nor a subreaper, which is part of its cost.
+    Runs are shuffled per round so that no init always goes first.
+    """
+    commands = {name: [str(path), "--", "/bin/true"]
+        for name, path in inits.items()}
+    commands["/bin/true"] = ["/bin/true"]
+    quiet = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_WRONLY, 0)
+        for fd in (1, 2)]
+    samples = {name: [] for name in commands}
+    order = list(commands)
+    shuffle = random.Random(1).shuffle
+    for run in range(TRUE_WARMUP + TRUE_RUNS):
+        shuffle(order)
+        for name in order:
+            ns = spawn_time_ns(commands[name], quiet)
+            if run >= TRUE_WARMUP:
+                samples[name].append(ns / 1000)
+    return {name: median(v) for name, v in samples.items()}
+
+
+def orphan_limit():
+    """ORPHANS, lowered if pid_max or RLIMIT_NPROC would not allow it.
+
+    The orphans take host pids too, next to everything already running.
+    """
+    running = sum(1 for p in os.listdir("/proc") if p.isdigit())
+    pid_max = int(read_file("/proc/sys/kernel/pid_max"))
+    room = pid_max - running
+    nproc, _ = resource.getrlimit(resource.RLIMIT_NPROC)
+    if os.geteuid() != 0 and nproc != resource.RLIM_INFINITY:
+        room = min(room, nproc - running)
+    return max(100, min(ORPHANS, room - 1000))
+
+
+class ForkLimit(Exception):
+    pass
+
+
+def reap_once(init, helper, n):
+    """ms for INIT as PID 1 to reap n orphans that exit at once."""
+    with Pid1(init, [helper, str(n)], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE) as p:
+        out, err = p.proc.communicate(timeout=120)
+    text = err.decode().strip()
+    if p.proc.returncode != 0:
+        if "fork" in text:
+            raise ForkLimit(text)
+        raise RuntimeError(f"{init}: exit {p.proc.returncode}: {text}")
+    return float(out.decode().split()[0])
+
+
+def measure_reaping(inits, helper):
+    """(orphans per run, {name: median ms}), rounds interleaved.
+
+    If forking n orphans fails, n is halved and the metric restarts.
+    """
+    n = orphan_limit()
+    while True:
+        samples = {name: [] for name in inits}
+        try:
+            for run in range(REAP_RUNS):
+                progress(f"reaping {n} orphans, round {run + 1} "
+                    f"of {REAP_RUNS}")
+                for name, path in inits.items():
+                    samples[name].append(
+                        reap_once(path, helper, n))
+            return n, {name: median(v) for name, v in samples.items()}
+        except ForkLimit as e:
+            if n <= 100:
+                raise
+            progress(f"{e}; retrying with {n // 2} orphans")
+            n //= 2
+
+
+def measure_signals(inits, helper):
+    """Median µs from kill(init, SIGUSR1) to the helper's sigwaitinfo.
+
+    All inits run side by side, one signal to each in turn; the next one
+    waits for the helper's reply, so signals never coalesce. An init that
+    does not forward within 2 s gets no number.
+    """
+    latencies = {name: [] for name in inits}
+    with contextlib.ExitStack() as stack:
+        running = {}
+        for name, path in inits.items():
+            p = stack.enter_context(
+                Pid1(path, [helper], stdout=subprocess.PIPE))
+            reader = LineReader(p.proc.stdout.fileno())
+            if reader.readline(timeout=10) != "ready":
+                raise RuntimeError(f"{name}: helper not ready")
+            running[name] = (p.find_init(), reader)
+        for _ in range(SIGNALS):
+            for name, (pid, reader) in list(running.items()):
+                sent = now_ns()
+                os.kill(pid, signal.SIGUSR1)
+                try:
+                    received = int(reader.readline())
+                except (TimeoutError, EOFError) as e:
+                    progress(f"{name} did not forward: {e}")
+                    latencies[name] = []
+                    del running[name]
+                    continue
+                latencies[name].append((received - sent) / 1000)
+                time.sleep(0.0002)  # let the init go idle again
+    return {name: median(v) for name, v in latencies.items()}
+
+
+def compile_helper(tmp, name, source):
+    src = Path(tmp, f"{name}.c")
+    exe = Path(tmp, name)
+    src.write_text(source)
+    # Static, so that forking 10,000 orphans copies few mappings.
+    cmd = ["cc", "-O2", "-static", "-o", str(exe), str(src)]
+    if subprocess.run(cmd).returncode != 0:
+        cmd.remove("-static")
+        subprocess.run(cmd, check=True)
+    return str(exe)
+
+
+# --- the report ---------------------------------------------------------------
+
+def version(path):
+    """First line of `INIT --version` (dumb-init prints it on stderr)."""
+    try:
+        r = subprocess.run([str(path), "--version"], capture_output=True,
+            timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    text = (r.stdout + r.stderr).decode(errors="replace").strip()
+    return text.splitlines()[0] if text else "?"
+
+
+def machine():
+    cpu = "?"
+    for line in read_file("/proc/cpuinfo").splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    distro = ""
+    for line in read_file("/etc/os-release").splitlines():
+        if line.startswith("PRETTY_NAME="):
+            distro = ", " + line.split("=", 1)[1].strip('"')
+    return (f"{os.cpu_count()} CPUs ({cpu}), Linux {platform.release()} "
+        f"{platform.machine()}{distro}")
+
+
+def fmt(value, digits=0, suffix=""):
+    if value is None:
+        return "n/a"
+    return f"{value:,.{digits}f}{suffix}"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "n/a"
+    return f"{a / b:.2f}×"
+
+
+def table(names, rows):
+    """rows: (label, {name: cell text}, ratio text)."""
+    header = ["metric", *names, f"tend ÷ {BASELINE}"]
+    lines = ["| " + " | ".join(header) + " |",
+        "|:--" + "|--:" * (len(header) - 1) + "|"]
+    for label, cells, rel in rows:
+        lines.append("| " + " | ".join(
+            [label, *(cells.get(n, "n/a") for n in names), rel]) + " |")
+    return "\n".join(lines)
+
+
+def report(names, paths, r):
+    def row(label, values, digits=0, suffix="", with_ratio=True):
+        cells = {n: fmt(values.get(n), digits, suffix) for n in names}
+        rel = ratio(values.get("tend"), values.get(BASELINE)) \
+            if with_ratio else "—"
+        return (label, cells, rel)
+
+    size_row = row("binary size (bytes)", r["size"])
+    dynamic = [n for n in names if r["linkage"].get(n) == "dynamic"]
+    for n in dynamic:
+        size_row[1][n] += "¹"
+    true = r["true"]
+    direct = true.get("/bin/true")
+    rows = [
+        size_row,
+        row(f"VmRSS as idle PID 1 (KiB, median of {IDLE_STARTS})",
+            r["rss"]),
+        row(f"Pss as idle PID 1 (KiB, median of {IDLE_STARTS})",
+            r["pss"]),
+        row(f"`INIT -- /bin/true` (µs, median of {TRUE_RUNS})", true),
+        row(f"… ÷ `/bin/true` alone ({fmt(direct)} µs)",
+            {n: true[n] / direct for n in names if n in true},
+            2, "×", with_ratio=False),
+        row(f"reap {r['orphans']:,} orphans as PID 1 "
+            f"(ms, median of {REAP_RUNS})", r["reap"], 1),
+        row(f"signal-forward latency (µs, median of {SIGNALS})",
+            r["signal"], 1),
+        row(f"idle wake-ups in {WAKEUP_WINDOW_S:g} s (context switches)",
+            r["wakeups"]),
+    ]
+
+    print("# tend vs. other container inits\n")
+    print(f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M:%S} UTC")
+    print(f"- machine: {machine()}")
+    for n in names:
+        where = paths.get(n)
+        desc = (f"`{where}`, {r['linkage'][n]}, {version(where)}"
+            if where else "not installed")
+        print(f"- {n}: {desc}")
+    print()
+    print(table(names, rows))
+    print()
+    for n in dynamic:
+        print(f"¹ {n} is dynamically linked: its size leaves out the "
+            "shared libc and loader it maps at run time, which also "
+            "count in its VmRSS.")
+    print("""
+Legend:
+- Binary size: st_size of the executable.
+- VmRSS / Pss: /proc/PID/status and /proc/PID/smaps_rollup of the init,
+  PID 1 of a fresh PID namespace (`unshare --pid --fork --mount-proc
+  --kill-child INIT -- sleep 1000`), idle with its one child.
+- `INIT -- /bin/true`: posix_spawn to waitpid in this process, not in a
+  namespace, output to /dev/null, runs shuffled across the inits; the
+  next row divides by the same for `/bin/true` alone.
+- Reaping: as PID 1, a helper makes that many orphans exit at once and
+  times until kill(pid, 0) fails with ESRCH for all of them (so until
+  the init has reaped them, not merely until they died).
+- Signal forwarding: CLOCK_MONOTONIC before kill(SIGUSR1) to the init's
+  host pid, to the return of sigwaitinfo in its child.
+- Wake-ups: growth of voluntary + nonvoluntary context switches of the
+  idle init (as for VmRSS) over the window.
+- Ratio column: tend's value divided by tini-static's; below 1 is better
+  for every row.""")
+
+
+def main():
+    names = [name for name, _ in INITS]
+    present = {name: path for name, path in INITS if path.is_file()}
+    for name in names:
+        if name not in present:
+            progress(f"{name} not found, its column will be n/a")
+    results = {
+        "size": {n: p.stat().st_size for n, p in present.items()},
+        "linkage": {n: elf_linkage(p) for n, p in present.items()},
+    }
+    with tempfile.TemporaryDirectory(prefix="tend-bench.") as tmp:
+        orphans = compile_helper(tmp, "orphans", ORPHANS_C)
+        siglat = compile_helper(tmp, "siglat", SIGLAT_C)
+        progress("idle memory and wake-ups")
+        results["rss"], results["pss"], results["wakeups"] = \
+            measure_idle(present)
+        progress(f"`INIT -- /bin/true` x {TRUE_RUNS}")
+        results["true"] = measure_true(present)
+        results["orphans"], results["reap"] = \
+            measure_reaping(present, orphans)
+        progress(f"signal forwarding x {SIGNALS}")
+        results["signal"] = measure_signals(present, siglat)
+    report(names, present, results)
+
+
+if __name__ == "__main__":
+    main()

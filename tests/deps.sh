@@ -1,0 +1,53 @@
+#!/bin/sh
+# Installs what a fresh Debian or Ubuntu machine lacks for a purpose:
+#   tests/deps.sh build|test|bench|demo...
+# As root it runs apt-get; otherwise it prints the command to run and fails.
+set -eu
+
+packages=""
+need() {	# need COMMAND PACKAGE
+	command -v "$1" >/dev/null 2>&1 || packages="$packages $2"
+}
+
+for purpose in "$@"; do
+	case $purpose in
+	build)
+		need musl-gcc musl-tools
+		need make make
+		need gcc gcc
+		;;
+	test)
+		need unshare util-linux
+		need ps procps
+		need podman podman
+		need runc runc
+		[ -x /bin/busybox ] || packages="$packages busybox-static"
+		/usr/bin/python3 -c 'import pytest' 2>/dev/null ||
+			packages="$packages python3-pytest"
+		;;
+	bench)
+		need tini-static tini
+		need dumb-init dumb-init
+		need catatonit catatonit
+		need supervisord supervisor
+		;;
+	demo)
+		need unshare util-linux
+		;;
+	*)
+		echo "tests/deps.sh: unknown purpose '$purpose'" >&2
+		exit 2
+		;;
+	esac
+done
+
+[ -n "$packages" ] || exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "missing packages; run: sudo apt-get install -y$packages" >&2
+	exit 1
+fi
+echo "installing:$packages" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $packages >/dev/null

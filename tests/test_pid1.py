@@ -1,0 +1,294 @@
+"""tend as PID 1 of a PID namespace and as a plain child (subreaper):
+reaping, signal forwarding, signal state of the command, parent death,
+and the graceful shutdown of the whole process tree."""
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import (MODES, PYTHON, alive, children_of, helper, proc_status,
+                      run_tend, wait_until)
+
+
+def read_lines(path):
+    try:
+        with open(path) as f:
+            return f.read().split()
+    except FileNotFoundError:
+        return []
+
+
+# --- reaping ---------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", MODES)
+def test_100_orphans_exiting_at_once_are_all_reaped(mode):
+    r = run_tend(mode, [PYTHON, helper("orphans.py"), "100"], timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "reaped 100" in r.stdout
+    assert "subreaper" not in r.stderr
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_w_logs_every_reaped_orphan(mode):
+    r = run_tend(mode, ["-w", PYTHON, helper("orphans.py"), "20"], timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("tend: reaped orphan pid") == 20
+
+
+def test_orphans_are_reparented_to_tend_when_not_pid1(tend):
+    t = tend("child", ["sh", "-c", "(sleep 1000 &); sleep 1000"])
+    # sh and the orphaned sleep, whose parent subshell has exited.
+    wait_until(lambda: len(children_of(t.pid)) == 2, what="the orphan")
+    assert "subreaper" not in t.err if t.proc.poll() else True
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_command_exit_is_seen_when_sigchld_coalesces(mode):
+    # The command and 50 orphans die together: the command's exit must be
+    # found inside the reaping loop, whichever SIGCHLD is delivered.
+    script = ("for i in $(seq 50); do (sleep 0.3 &) ; done; sleep 0.3; exit 6")
+    start = time.monotonic()
+    r = run_tend(mode, ["sh", "-c", script], timeout=30)
+    assert r.returncode == 6
+    assert time.monotonic() - start < 10
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_zombie_survives_under_load(mode):
+    script = ('for i in $(seq 200); do sh -c "true &" & done; wait; '
+              'for i in $(seq 100); do '
+              '  z=$(ps -eo stat= 2>/dev/null | grep -c "^Z" || true); '
+              '  [ "$z" = 0 ] && exit 0; sleep 0.05; done; exit 1')
+    r = run_tend(mode, ["sh", "-c", script], timeout=60)
+    assert r.returncode == 0
+
+
+# --- signals ---------------------------------------------------------------
+
+FORWARDED = [signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1,
+             signal.SIGUSR2, signal.SIGPIPE, signal.SIGALRM, signal.SIGTERM,
+             signal.SIGCONT, signal.SIGURG, signal.SIGXCPU, signal.SIGXFSZ,
+             signal.SIGVTALRM, signal.SIGPROF, signal.SIGWINCH, signal.SIGIO,
+             signal.SIGPWR, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU,
+             signal.SIGSTKFLT, *range(34, 65)]
+
+
+def start_signal_printer(tend, mode, tmp_path, args=()):
+    out = tmp_path / "signals"
+    t = tend(mode, ["-t", "60", *args, PYTHON, helper("signals.py"), str(out)])
+    wait_until(lambda: "ready" in read_lines(out), what="the command")
+    return t, out
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_forwardable_signal_reaches_the_command(tend, mode, tmp_path):
+    t, out = start_signal_printer(tend, mode, tmp_path)
+    for sig in FORWARDED:
+        t.kill(sig)
+        wait_until(lambda: str(int(sig)) in read_lines(out),
+                   what=f"signal {int(sig)} to arrive")
+    assert alive(t.pid)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("sig", [32, 33])
+def test_libc_reserved_signals_are_forwarded_not_fatal_to_tend(tend, mode, sig):
+    # musl keeps 32..34 for itself (34 is glibc's SIGRTMIN, covered above):
+    # tend must forward them like the others instead of dying of them.
+    # The glibc sleep has no handler for them, so it dies of the signal.
+    t = tend(mode, ["sleep", "1000"])
+    wait_until(lambda: t.descendants(), what="sleep")
+    t.kill(sig)
+    assert t.wait() == 128 + sig
+
+
+def test_fault_signals_are_not_forwarded(tend, tmp_path):
+    # As PID 1 the kernel drops default-action signals sent to tend.
+    t, out = start_signal_printer(tend, "pid1", tmp_path)
+    for sig in (signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL,
+                signal.SIGABRT, signal.SIGTRAP, signal.SIGSYS):
+        t.kill(sig)
+    t.kill(signal.SIGUSR1)   # a marker that arrives after all of them
+    wait_until(lambda: "10" in read_lines(out), what="the marker")
+    assert read_lines(out) == ["ready", "10"]
+    assert alive(t.pid)
+
+
+def test_signals_tend_raises_itself_are_not_forwarded(tend, tmp_path):
+    # With -v, tend's first log line hits a closed pipe: EPIPE and a
+    # SIGPIPE of its own, which the command must not receive.
+    out = tmp_path / "signals"
+    r, w = os.pipe()
+    os.close(r)
+    t = tend("child", ["-vv", "-t", "60", PYTHON, helper("signals.py"), str(out)],
+             stderr=w)
+    os.close(w)
+    wait_until(lambda: "ready" in read_lines(out), what="the command")
+    t.kill(signal.SIGUSR1)
+    wait_until(lambda: "10" in read_lines(out), what="the marker")
+    assert str(int(signal.SIGPIPE)) not in read_lines(out)
+
+
+WAIT_FOR_SLEEP = ("trap 'echo usr1' USR1; sleep 1000 & "
+                  "while kill -0 $! 2>/dev/null; do wait $!; done; exit 3")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_g_forwards_to_the_whole_process_group(tend, mode):
+    # sh handles USR1 (a handler, unlike SIG_IGN, is not inherited by the
+    # sleep) and exits only once the sleep is gone.
+    script = WAIT_FOR_SLEEP
+    t = tend(mode, ["-g", "sh", "-c", script])
+    wait_until(lambda: len(t.descendants()) == 2, what="sh and sleep")
+    t.kill(signal.SIGUSR1)
+    assert t.wait() == 3
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_without_g_only_the_command_gets_the_signal(tend, mode):
+    t = tend(mode, ["sh", "-c", WAIT_FOR_SLEEP])
+    wait_until(lambda: len(t.descendants()) == 2, what="sh and sleep")
+    sleeper = t.descendants()[1]
+    t.kill(signal.SIGUSR1)
+    wait_until(lambda: "usr1" in os.read(t.proc.stdout.fileno(), 100).decode(),
+               what="the command's trap")
+    assert alive(sleeper)
+
+
+def test_command_gets_the_mask_and_dispositions_tend_inherited(tmp_path):
+    def setup():
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGUSR1,
+                                                   signal.SIGTTIN})
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    for mode in MODES:
+        r = run_tend(mode, ["cat", "/proc/self/status"], preexec_fn=setup)
+        status = dict(line.split(":\t", 1) for line in r.stdout.splitlines()
+                      if ":\t" in line)
+        blocked = int(status["SigBlk"], 16)
+        ignored = int(status["SigIgn"], 16)
+        bit = lambda s: 1 << (int(s) - 1)
+        assert blocked == bit(signal.SIGTERM) | bit(signal.SIGUSR1) | bit(signal.SIGTTIN), mode
+        assert ignored & (bit(signal.SIGHUP) | bit(signal.SIGINT) | bit(signal.SIGTTOU)) \
+            == bit(signal.SIGHUP) | bit(signal.SIGINT) | bit(signal.SIGTTOU), mode
+
+
+def test_command_starts_with_a_clean_mask_when_tend_had_one():
+    r = run_tend("child", ["cat", "/proc/self/status"])
+    assert "SigBlk:\t0000000000000000" in r.stdout
+
+
+def test_command_gets_its_own_process_group(tend):
+    t = tend("child", ["sleep", "1000"])
+    wait_until(lambda: t.descendants(), what="sleep")
+    child = t.descendants()[0]
+    assert os.getpgid(child) == child != os.getpgid(t.pid)
+
+
+def test_parent_death_signal_reaches_the_command(tmp_path):
+    out = tmp_path / "signals"
+    # The parent runs tend and is then SIGKILLed; tend gets USR1 and
+    # forwards it.
+    parent = subprocess.Popen(
+        [PYTHON, "-c", "import subprocess, sys, time; "
+         "subprocess.Popen(sys.argv[1:]); time.sleep(1000)",
+         os.path.join(os.path.dirname(helper("x")), "..", "..", "tend"),
+         "-p", "SIGUSR1", "-t", "1", PYTHON, helper("signals.py"), str(out)])
+    try:
+        wait_until(lambda: "ready" in read_lines(out), what="the command")
+        parent.kill()
+        parent.wait()
+        wait_until(lambda: str(int(signal.SIGUSR1)) in read_lines(out),
+                   what="SIGUSR1 after the parent's death")
+    finally:
+        subprocess.run(["pkill", "-KILL", "-f", str(out)])
+        parent.kill()
+        parent.wait()
+
+
+# --- graceful shutdown of the whole tree -----------------------------------
+
+@pytest.mark.parametrize("mode", MODES)
+def test_grandchild_runs_its_term_handler_before_tend_exits(mode, tmp_path):
+    out = tmp_path / "grandchild"
+    script = f'"$0" {helper("grandchild.py")} {out} 0.5 & sleep 0.5; exit 0'
+    r = run_tend(mode, ["sh", "-c", script, PYTHON])
+    assert r.returncode == 0
+    lines = read_lines(out)
+    assert "started" in lines and "handled" in lines, lines
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_term_to_tend_ends_the_whole_tree_with_the_commands_status(tend, mode):
+    t = tend(mode, ["sh", "-c", "sleep 1000 & sleep 1000 & wait"])
+    wait_until(lambda: len(t.descendants()) == 3, what="sh and two sleeps")
+    tree = t.descendants()
+    start = time.monotonic()
+    t.kill(signal.SIGTERM)
+    assert t.wait() == 143
+    assert time.monotonic() - start < 5     # far below the 8 s grace
+    assert not any(alive(p) for p in tree)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_trap_exit_code_passes_through_a_stop(tend, mode):
+    t = tend(mode, ["sh", "-c", 'trap "exit 7" TERM; sleep 1000 & wait'])
+    wait_until(lambda: len(t.descendants()) == 2, what="sh and sleep")
+    t.kill(signal.SIGTERM)
+    assert t.wait() == 7
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_descendant_ignoring_term_is_killed_after_the_grace(mode):
+    script = "trap '' TERM; (trap '' TERM; sleep 1000) & sleep 0.2; exit 4"
+    start = time.monotonic()
+    r = run_tend(mode, ["-t", "1", "sh", "-c", script])
+    elapsed = time.monotonic() - start
+    assert r.returncode == 4
+    assert 1.0 <= elapsed < 6, elapsed
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_command_ignoring_term_is_killed_after_the_grace(tend, mode):
+    t = tend(mode, ["-t", "1", "sh", "-c", "trap '' TERM; sleep 1000; :"])
+    wait_until(lambda: len(t.descendants()) == 2, what="sh and sleep")
+    start = time.monotonic()
+    t.kill(signal.SIGTERM)
+    assert t.wait() == 137
+    assert 0.9 <= time.monotonic() - start < 6
+    assert "grace period" in t.err
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_delay_when_nothing_is_left(mode):
+    start = time.monotonic()
+    r = run_tend(mode, ["-t", "30", "true"])
+    assert r.returncode == 0
+    assert time.monotonic() - start < 2
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_exits_as_soon_as_the_last_descendant_is_reaped(mode):
+    # The orphan leaves 0.3 s after its SIGTERM; tend must not wait for
+    # the 30 s grace.
+    script = "(trap 'sleep 0.3; exit 0' TERM; sleep 1000 & wait) & sleep 0.2; exit 0"
+    start = time.monotonic()
+    r = run_tend(mode, ["-t", "30", "sh", "-c", script])
+    assert r.returncode == 0
+    assert time.monotonic() - start < 5
+
+
+def test_idle_tend_never_wakes_up(tend):
+    t = tend("pid1", ["sleep", "1000"])
+    wait_until(lambda: t.descendants(), what="sleep")
+    time.sleep(0.2)
+
+    def switches():
+        return (int(proc_status(t.pid, "voluntary_ctxt_switches")) +
+                int(proc_status(t.pid, "nonvoluntary_ctxt_switches")))
+    before = switches()
+    time.sleep(2)
+    assert switches() == before
