@@ -444,3 +444,19 @@ def test_grandchild_cleans_up_on_stop(podman, container):
     assert "grandchild-cleanup" in logs.splitlines(), logs
     assert "grace period" not in logs
     assert elapsed < STOP_LIMIT, logs
+
+
+def test_default_grace_ends_before_podmans_timeout(podman, container):
+    # An orphan ignores TERM: tend SIGKILLs it when its default grace (8 s)
+    # runs out, below podman's 10 s, so the container still exits with the
+    # command's own code (143), not the 137 of podman's SIGKILL to tend.
+    name = container("sh", "-c",
+                     '(trap "" TERM; echo orphan-ready; exec sleep 1000) & '
+                     'echo ready; sleep 1000 & wait')
+    wait_for_log(podman, name, "ready", "orphan-ready")
+    elapsed = timed_stop(podman, name)
+    assert podman.wait(name) == 128 + signal.SIGTERM
+    logs = podman.logs(name)
+    assert "tend: warning: grace period of 8000 ms over, killing what remains" \
+        in logs.splitlines(), logs
+    assert elapsed >= 7.9, logs
