@@ -23,7 +23,7 @@ TEND_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -ffunction-sections \
                -fdata-sections -fno-asynchronous-unwind-tables
 TEND_LDFLAGS := -Wl,--gc-sections -Wl,-z,noseparate-code
 
-SRCS := init.c cli.c log.c proc.c sig.c
+SRCS := init.c cli.c conf.c fmt.c log.c mem.c proc.c prog.c sig.c users.c values.c
 OBJS := $(SRCS:.c=.o)
 HDRS := $(wildcard *.h)
 
@@ -41,7 +41,7 @@ install: tend
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 tend $(DESTDIR)$(PREFIX)/bin/tend
 
-UNIT_OBJS := log.o proc.o sig.o
+UNIT_OBJS := conf.o fmt.o log.o mem.o proc.o sig.o users.o values.o
 
 tests/unit/unit: tests/unit/unit.c $(UNIT_OBJS) $(HDRS)
 	$(CC) $(TEND_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \

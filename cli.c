@@ -11,23 +11,29 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fmt.h"
 #include "cli.h"
 #include "config.h"
 #include "log.h"
 #include "sig.h"
 
 static const char usage_text[] =
-"usage: tend [-g] [-e CODE]... [-p SIGNAL] [-t SECONDS] [-v]... [-w] [-s]\n"
-"            [--] COMMAND [ARG...]\n"
+"usage: tend [-c FILE] [-g] [-e CODE]... [-p SIGNAL] [-t SECONDS] [-v]... [-w]\n"
+"            [-s] [--] [COMMAND [ARG...]]\n"
+"       tend --check [-c FILE]\n"
 "       tend --version | -h | --help\n"
 "\n"
-"Runs COMMAND as a child of a minimal init: reaps every zombie, forwards\n"
-"signals, and on exit or stop ends the whole process tree gracefully.\n"
+"Runs COMMAND, and the programs of a supervisord-style INI file, as a\n"
+"minimal init: reaps every zombie, forwards signals, supervises, and on\n"
+"exit or stop ends the whole process tree gracefully.\n"
 "\n"
+"  -c FILE     configuration (default: $TEND_CONFIG, /etc/tend.ini,\n"
+"              /etc/supervisord.conf, /etc/supervisor/supervisord.conf)\n"
+"  --check     validate the configuration, print the programs, exit\n"
 "  -g          forward signals to the command's process group\n"
 "  -e CODE     exit 0 when the command exits with CODE (repeatable)\n"
 "  -p SIGNAL   receive SIGNAL when tend's parent dies\n"
-"  -t SECONDS  shutdown grace before SIGKILL (default %ld.%03ld)\n"
+"  -t SECONDS  shutdown budget before SIGKILL (default %ld.%03ld)\n"
 "  -v          more verbose (repeat for debug)\n"
 "  -w          log every reaped orphan\n"
 "  -s          accepted for tini compatibility (subreaping is automatic)\n"
@@ -43,7 +49,7 @@ usage_error(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	fmt_vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	fatalx(2, "%s (see 'tend --help')", msg);
 }
@@ -96,6 +102,7 @@ set_grace(struct options *o, const char *arg)
 	o->grace_ms = ms;
 }
 
+static void set_config(struct options *o, const char *a) { o->config_file = a; }
 static void set_group(struct options *o, const char *a) { (void)a; o->group = true; }
 static void set_verbose(struct options *o, const char *a) { (void)a; o->verbosity++; }
 static void set_warn_reap(struct options *o, const char *a) { (void)a; o->warn_reap = true; }
@@ -106,6 +113,7 @@ static const struct option_def {
 	bool takes_arg;
 	void (*set)(struct options *, const char *);
 } option_table[] = {
+	{ 'c', true, set_config },
 	{ 'e', true, set_exit_zero },
 	{ 'g', false, set_group },
 	{ 'p', true, set_pdeathsig },
@@ -138,7 +146,7 @@ print_help(void)
 {
 	char text[sizeof(usage_text) + 32];
 
-	snprintf(text, sizeof(text), usage_text, (long)DEFAULT_GRACE_MS / 1000,
+	fmt_snprintf(text, sizeof(text), usage_text, (long)DEFAULT_GRACE_MS / 1000,
 	    (long)DEFAULT_GRACE_MS % 1000);
 	print_and_exit(text);
 }
@@ -179,7 +187,7 @@ cli_parse(int argc, char **argv, struct options *o)
 	int i = 1;
 
 	memset(o, 0, sizeof(*o));
-	o->grace_ms = DEFAULT_GRACE_MS;
+	o->grace_ms = -1;
 	while (i < argc && argv[i][0] == '-' && argv[i][1] != '\0') {
 		if (strcmp(argv[i], "--") == 0) {
 			i++;
@@ -189,13 +197,18 @@ cli_parse(int argc, char **argv, struct options *o)
 			print_help();
 		if (strcmp(argv[i], "--version") == 0)
 			print_and_exit("tend " TEND_VERSION "\n");
+		if (strcmp(argv[i], "--check") == 0) {
+			o->check = true;
+			i++;
+			continue;
+		}
 		if (argv[i][1] == '-')
 			usage_error("unknown option '%s'", argv[i]);
 		i += parse_cluster(o, argv, i, argc);
 	}
-	if (i >= argc)
-		usage_error("no command given");
-	o->command = argv + i;
+	if (i < argc)
+		o->command = argv + i;
+
 }
 
 int

@@ -7,10 +7,12 @@
 #include <stdbool.h>
 
 struct options {
-	char **command;			/* NULL-terminated argv to run */
+	char **command;			/* NULL-terminated argv, or NULL */
+	const char *config_file;	/* -c */
+	bool check;			/* --check */
 	unsigned char exit_zero[32];	/* -e: bit N set maps code N to 0 */
 	int pdeathsig;			/* -p: 0 when unset */
-	long grace_ms;			/* -t */
+	long grace_ms;			/* -t, or -1 */
 	int verbosity;			/* -v count */
 	bool group;			/* -g: forward to the process group */
 	bool warn_reap;			/* -w: log each reaped orphan */

@@ -22,6 +22,16 @@
 #define DEFAULT_GRACE_MS 8000
 #endif
 
+/*
+ * A program that dies within this many milliseconds of its start is
+ * restarted no sooner than this after that start, so that a crash loop
+ * (startsecs=0, autorestart=true) costs at most one spawn per interval
+ * instead of spinning the CPU. Runs that last longer restart at once.
+ */
+#ifndef MIN_RESTART_MS
+#define MIN_RESTART_MS 1000
+#endif
+
 /* Longest grace accepted on the command line: one day. */
 #ifndef MAX_GRACE_MS
 #define MAX_GRACE_MS (24L * 3600 * 1000)

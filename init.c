@@ -2,33 +2,42 @@
  * init.c: tend's PID-1 duties and its event loop.
  *
  * Signals arrive as data on a signalfd, never in a handler. The loop
- * sleeps in one epoll_wait whose timeout is the only pending deadline
- * (none at all while the command simply runs), so an idle tend uses no
- * CPU. Every child the kernel hands over is reaped; when the command
- * exits, or tend is told to stop, the rest of the tree gets SIGTERM and,
- * after the grace period, SIGKILL, and tend exits the moment the last
- * process is reaped.
+ * sleeps in one epoll_wait whose timeout is the earliest deadline (a
+ * program's timer or the shutdown budget; none at all while everything
+ * simply runs), so an idle tend uses no CPU. Every child the kernel
+ * hands over is reaped.
+ *
+ * A shutdown (a stop signal, or a critical program that ended) moves
+ * through phases: the programs are stopped in descending priority, then
+ * whatever else remains of the process tree gets SIGTERM, and when the
+ * budget runs out everything left gets SIGKILL. tend exits the moment
+ * the last process is reaped.
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "conf.h"
 #include "config.h"
 #include "log.h"
 #include "proc.h"
+#include "prog.h"
 #include "sig.h"
 
 enum phase {
-	PHASE_RUNNING,	/* the command runs; signals are forwarded to it */
+	PHASE_RUNNING,	/* programs run and are restarted */
+	PHASE_STOPPING,	/* programs are stopped, by priority */
 	PHASE_DRAINING,	/* the rest of the tree got SIGTERM */
-	PHASE_KILLING,	/* the grace ran out: SIGKILL to whatever remains */
+	PHASE_KILLING,	/* the budget ran out: SIGKILL to whatever remains */
 };
 
 /* Something the loop waits on; epoll's data points at it. */
@@ -39,18 +48,15 @@ struct watch {
 
 static struct {
 	struct options opts;
-	sigset_t inherited_mask;	/* restored in the command */
+	struct config config;
+	sigset_t inherited_mask;	/* restored in main */
 	int epfd;
 	struct watch signals;
 	pid_t self;
-	pid_t command;
-	int command_errfd;
-	int exit_code;			/* -1 until the command is reaped */
-	int children_left;		/* cleared when waitpid says ECHILD */
 	enum phase phase;
-	long long deadline;		/* CLOCK_MONOTONIC ms; 0 when none */
-} init = { .epfd = -1, .command_errfd = -1, .exit_code = -1,
-    .children_left = 1 };
+	long long budget;		/* CLOCK_MONOTONIC ms; 0 when none */
+	int critical_status;		/* -1 unless a critical program ended */
+} init = { .epfd = -1, .critical_status = -1 };
 
 static long long
 now_ms(void)
@@ -61,85 +67,88 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The grace runs from the first reason to stop; later ones keep it. */
-static void
-arm_deadline(void)
-{
-	if (init.deadline == 0)
-		init.deadline = now_ms() + init.opts.grace_ms + 1;
-}
-
-/* Rounded up, so that the loop never wakes before the deadline. */
+/* Rounded up, so that the loop never wakes before a deadline. */
 static int
 timeout_ms(void)
 {
-	long long left;
+	long long next = prog_next_deadline(), left;
 
-	if (init.deadline == 0)
+	if (init.budget && (!next || init.budget < next))
+		next = init.budget;
+	if (!next)
 		return -1;
-	left = init.deadline - now_ms();
+	left = next - now_ms();
 	if (left <= 0)
 		return 0;
 	return left > INT_MAX ? INT_MAX : (int)left;
 }
 
-/* Without /proc, the command's group is all tend can name. */
+/* Whether any child remains, without reaping it. */
+static bool
+has_children(void)
+{
+	siginfo_t info;
+
+	return waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0 ||
+	    errno != ECHILD;
+}
+
 static void
 signal_everyone(int sig)
 {
 	char name[SIG_NAME_MAX];
-	int n = proc_kill_descendants(sig);
 
-	if (n < 0) {
-		log_warn("cannot list descendants in /proc, signalling the "
-		    "command's process group only");
-		if (init.exit_code < 0)
-			(void)kill(init.command, sig);
-		(void)kill(-init.command, sig);
-		return;
-	}
-	log_debug("sent %s to the remaining processes",
-	    sig_name(sig, name));
+	if (proc_kill_descendants(sig) < 0)
+		log_warn("cannot list descendants in /proc to send %s",
+		    sig_name(sig, name));
+	else
+		log_debug("sent %s to the remaining processes",
+		    sig_name(sig, name));
 }
 
+/*
+ * One budget for the whole shutdown, from its first cause. stop_signal
+ * is the signal tend received (main gets it), or 0.
+ */
 static void
-start_draining(void)
+begin_shutdown(int stop_signal)
 {
-	init.phase = PHASE_DRAINING;
-	arm_deadline();
-	signal_everyone(SIGTERM);
+	long long now = now_ms();
+
+	init.phase = PHASE_STOPPING;
+	init.budget = now + init.config.shutdown_ms + 1;
+	log_info("shutting down within %ld ms", init.config.shutdown_ms);
+	prog_begin_shutdown(stop_signal, now);
 }
 
 static void
 start_killing(void)
 {
-	if (init.phase != PHASE_KILLING)
-		log_warnx("grace period of %ld ms over, killing what remains",
-		    init.opts.grace_ms);
+	log_warnx("shutdown budget of %ld ms over (grace period), killing "
+	    "what remains", init.config.shutdown_ms);
 	init.phase = PHASE_KILLING;
-	init.deadline = 0;
+	init.budget = 0;
 	signal_everyone(SIGKILL);
 }
 
+/* Moves the shutdown on after any event; cheap when nothing changed. */
 static void
-command_exited(int wstatus)
+advance(void)
 {
-	char name[SIG_NAME_MAX];
-	int err = proc_exec_errno(init.command_errfd);
+	long long now = now_ms();
+	int status;
 
-	init.command_errfd = -1;
-	if (err) {
-		log_error("cannot execute '%s': %s", init.opts.command[0],
-		    strerror(err));
-		init.exit_code = proc_exec_failure_code(err);
-	} else {
-		init.exit_code = proc_exit_code(wstatus);
-		if (WIFSIGNALED(wstatus))
-			log_info("command killed by %s",
-			    sig_name(WTERMSIG(wstatus), name));
-		else
-			log_info("command exited with status %d",
-			    init.exit_code);
+	if (init.budget && now >= init.budget)
+		start_killing();
+	if (init.phase == PHASE_RUNNING &&
+	    (status = prog_critical_exit()) >= 0) {
+		init.critical_status = status;
+		begin_shutdown(0);
+	}
+	if (init.phase == PHASE_STOPPING && prog_shutdown_step(now)) {
+		init.phase = PHASE_DRAINING;
+		if (has_children())
+			signal_everyone(SIGTERM);
 	}
 }
 
@@ -160,6 +169,9 @@ orphan_reaped(pid_t pid, int wstatus)
 static void
 reap(void)
 {
+	long long now = now_ms();
+	int reaped = 0;
+
 	for (;;) {
 		int wstatus;
 		pid_t pid = waitpid(-1, &wstatus, WNOHANG);
@@ -169,42 +181,20 @@ reap(void)
 		if (pid < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == ECHILD)
-				init.children_left = 0;
-			else
+			if (errno != ECHILD)
 				log_warn("waitpid");
 			break;
 		}
-		if (pid == init.command)
-			command_exited(wstatus);
-		else
+		reaped++;
+		if (!prog_reaped(pid, wstatus, now))
 			orphan_reaped(pid, wstatus);
 	}
-	if (init.exit_code < 0 || !init.children_left)
-		return;
-	if (init.phase == PHASE_RUNNING)
-		start_draining();
-	else if (init.phase == PHASE_KILLING)
-		signal_everyone(SIGKILL);	/* anything forked meanwhile */
+	/* anything forked since the SIGKILL is killed too */
+	if (reaped && init.phase == PHASE_KILLING && has_children())
+		signal_everyone(SIGKILL);
 }
 
-static void
-forward(int sig)
-{
-	char name[SIG_NAME_MAX];
-	pid_t target = init.opts.group ? -init.command : init.command;
-
-	if (!init.opts.group && init.exit_code >= 0)
-		return;		/* the pid may already belong to another */
-	if (kill(target, sig) < 0 && errno != ESRCH)
-		log_warn("cannot forward %s to %d", sig_name(sig, name),
-		    (int)target);
-	else
-		log_debug("forwarded %s to %d", sig_name(sig, name),
-		    (int)target);
-}
-
-/* tend's own writes may raise SIGPIPE or SIGXFSZ: not for the command. */
+/* tend's own writes may raise SIGPIPE or SIGXFSZ: not for the programs. */
 static int
 sent_by_self(const struct signalfd_siginfo *si)
 {
@@ -214,18 +204,20 @@ sent_by_self(const struct signalfd_siginfo *si)
 static void
 handle_signal(int sig)
 {
+	char name[SIG_NAME_MAX];
+
 	if (sig == SIGCHLD) {
 		reap();
 		return;
 	}
-	forward(sig);
 	if (sig_is_stop(sig) && init.phase == PHASE_RUNNING) {
-		char name[SIG_NAME_MAX];
-
-		log_info("%s received, stopping within %ld ms",
-		    sig_name(sig, name), init.opts.grace_ms);
-		arm_deadline();
+		log_info("%s received", sig_name(sig, name));
+		begin_shutdown(sig);
+		return;
 	}
+	if (!prog_forward_to_main(sig))
+		log_debug("%s received, nothing to forward it to",
+		    sig_name(sig, name));
 }
 
 /* Signals coalesce and several may be queued: drain until EAGAIN. */
@@ -253,8 +245,8 @@ read_signals(void)
 
 /*
  * Blocks every signal but the faults before anything can fork, keeping
- * the mask tend inherited for the command. Dispositions are left alone,
- * so the command inherits exactly what tend inherited.
+ * the mask tend inherited for main. Dispositions are left alone, so main
+ * inherits exactly what tend inherited.
  */
 static void
 block_signals(void)
@@ -316,23 +308,73 @@ watch_parent_death(pid_t parent_before)
 		handle_signal(init.opts.pdeathsig);
 }
 
+/* [supervisord] minfds and minprocs raise the limits, as supervisord. */
 static void
-start_command(void)
+raise_limit(int resource, long want, const char *key)
 {
-	init.command = proc_spawn(init.opts.command, &init.inherited_mask,
-	    &init.command_errfd);
-	if (init.command < 0)
-		fatal(1, "cannot start '%s'", init.opts.command[0]);
-	log_info("spawned '%s' with pid %d", init.opts.command[0],
-	    (int)init.command);
+	struct rlimit rl;
+
+	if (want <= 0 || getrlimit(resource, &rl) < 0 ||
+	    rl.rlim_cur >= (rlim_t)want)
+		return;
+	rl.rlim_cur = (rlim_t)want;
+	if (rl.rlim_max < rl.rlim_cur)
+		rl.rlim_max = rl.rlim_cur;
+	if (setrlimit(resource, &rl) < 0)
+		fatal(2, "%s=%ld: cannot raise the limit", key, want);
+}
+
+static void
+load_config(void)
+{
+	struct conf_request req = {
+		.file = init.opts.config_file,
+		.command = init.opts.command,
+		.forward_group = init.opts.group,
+		.grace_ms = init.opts.grace_ms,
+	};
+	int level;
+
+	/* messages while loading follow -v; the file may change the level */
+	log_set_level((init.opts.check ? LOG_INFO : LOG_WARN) +
+	    init.opts.verbosity);
+	if (conf_load(&init.config, &req) > 0)
+		exit(2);
+	if (init.opts.check) {
+		conf_print(&init.config);
+		exit(0);
+	}
+	/* supervisord's default level is info; alone, main is quiet */
+	level = init.config.loglevel >= 0 ? init.config.loglevel :
+	    init.config.nprograms > (init.opts.command ? 1U : 0U) ?
+	    LOG_INFO : LOG_WARN;
+	log_set_level(level + init.opts.verbosity);
+	raise_limit(RLIMIT_NOFILE, init.config.minfds, "minfds");
+	raise_limit(RLIMIT_NPROC, init.config.minprocs, "minprocs");
+}
+
+/* The status tend exits with; see the exit-status table in README.md. */
+static int
+exit_status(bool killed)
+{
+	int status;
+
+	if (init.critical_status >= 0)
+		status = init.critical_status;
+	else if (prog_has_main())
+		status = prog_main_status();
+	else
+		status = killed ? 128 + SIGKILL : 0;
+	return cli_remap_exit(&init.opts, status < 0 ? 1 : status);
 }
 
 static int
 loop(void)
 {
 	struct epoll_event events[LOOP_EVENTS];
+	bool killed = false;
 
-	while (init.exit_code < 0 || init.children_left) {
+	for (;;) {
 		int i, n = epoll_wait(init.epfd, events, LOOP_EVENTS,
 		    timeout_ms());
 
@@ -340,10 +382,12 @@ loop(void)
 			log_warn("epoll_wait");
 		for (i = 0; i < n; i++)
 			((struct watch *)events[i].data.ptr)->ready();
-		if (init.deadline && now_ms() >= init.deadline)
-			start_killing();
+		prog_run_timers(now_ms());
+		advance();
+		killed |= init.phase == PHASE_KILLING;
+		if (init.phase >= PHASE_DRAINING && !has_children())
+			return exit_status(killed);
 	}
-	return cli_remap_exit(&init.opts, init.exit_code);
 }
 
 int
@@ -353,10 +397,11 @@ main(int argc, char **argv)
 
 	block_signals();
 	cli_parse(argc, argv, &init.opts);
-	log_set_level(LOG_WARN + init.opts.verbosity);
+	load_config();
 	become_reaper();
 	setup_loop();
-	start_command();
+	prog_setup(&init.config, &init.inherited_mask);
+	prog_start_all(now_ms());
 	watch_parent_death(parent);
 	return loop();
 }

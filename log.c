@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fmt.h"
 #include "config.h"
 #include "log.h"
 
@@ -64,12 +65,12 @@ vlog(const char *prefix, int with_errno, const char *fmt, va_list ap)
 	int n;
 	size_t len;
 
-	n = snprintf(line, max, "tend: %s", prefix);
+	n = fmt_snprintf(line, max, "tend: %s", prefix);
 	len = n < 0 ? 0 : (size_t)n;
-	n = vsnprintf(line + len, max - len, fmt, ap);
+	n = fmt_vsnprintf(line + len, max - len, fmt, ap);
 	len += n < 0 ? 0 : (size_t)n;
 	if (with_errno && len < max) {
-		n = snprintf(line + len, max - len, ": %s", strerror(saved));
+		n = fmt_snprintf(line + len, max - len, ": %s", strerror(saved));
 		len += n < 0 ? 0 : (size_t)n;
 	}
 	if (len >= max) {
@@ -95,7 +96,19 @@ void log_warn(const char *fmt, ...) { LOG_AT(LOG_WARN, 1); }
 void log_warnx(const char *fmt, ...) { LOG_AT(LOG_WARN, 0); }
 void log_info(const char *fmt, ...) { LOG_AT(LOG_INFO, 0); }
 
-/* Shown at the default level, without a level word: asked-for reports. */
+void
+log_at(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	vlog(level_names[level], 0, fmt, ap);
+	va_end(ap);
+}
+
+/* Shown at every level, without a level word: asked-for reports. */
 void
 log_notice(const char *fmt, ...)
 {

@@ -24,6 +24,7 @@ void log_error(const char *fmt, ...) PRINTF(1, 2);
 void log_warn(const char *fmt, ...) PRINTF(1, 2);
 void log_warnx(const char *fmt, ...) PRINTF(1, 2);
 void log_notice(const char *fmt, ...) PRINTF(1, 2);
+void log_at(enum log_level level, const char *fmt, ...) PRINTF(2, 3);
 void log_info(const char *fmt, ...) PRINTF(1, 2);
 void log_debug(const char *fmt, ...) PRINTF(1, 2);
 _Noreturn void fatal(int status, const char *fmt, ...) PRINTF(2, 3);

@@ -10,9 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fmt.h"
+#include "conf.h"
 #include "log.h"
 #include "proc.h"
 #include "sig.h"
@@ -37,22 +41,49 @@ child_take_terminal(void)
 		(void)tcsetpgrp(STDIN_FILENO, getpid());
 }
 
-pid_t
-proc_spawn(char *const argv[], const sigset_t *mask, int *errfd)
+/* The child's last words: what failed, then the conventional status. */
+static _Noreturn void
+child_fail(int fd, enum spawn_stage stage, int err)
 {
-	int pipefd[2];
+	struct spawn_failure f = { stage, err };
+
+	(void)write_all(fd, &f, sizeof(f));
+	_exit(stage == STAGE_EXEC ? proc_exec_failure_code(err) : 127);
+}
+
+/* A close-on-exec pipe for the child's report, then fork. */
+static pid_t
+fork_with_pipe(int pipefd[2])
+{
 	pid_t pid;
+	int saved;
 
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return -1;
-	pid = fork();
-	if (pid < 0) {
-		int saved = errno;
+	if ((pid = fork()) < 0) {
+		saved = errno;
 		close(pipefd[0]);
 		close(pipefd[1]);
 		errno = saved;
 		return -1;
 	}
+	if (pid > 0) {
+		close(pipefd[1]);
+		pipefd[1] = -1;
+	} else {
+		close(pipefd[0]);
+	}
+	return pid;
+}
+
+pid_t
+proc_spawn(char *const argv[], const sigset_t *mask, int *errfd)
+{
+	int pipefd[2];
+	pid_t pid = fork_with_pipe(pipefd);
+
+	if (pid < 0)
+		return -1;
 	if (pid == 0) {
 		int err;
 
@@ -60,31 +91,167 @@ proc_spawn(char *const argv[], const sigset_t *mask, int *errfd)
 		sig_setmask(mask, NULL);
 		execvp(argv[0], argv);
 		err = errno;
-		(void)write_all(pipefd[1], &err, sizeof(err));
-		_exit(proc_exec_failure_code(err));
+		child_fail(pipefd[1], STAGE_EXEC, err);
 	}
-	close(pipefd[1]);
 	*errfd = pipefd[0];
 	return pid;
 }
 
-/*
- * Called once the child has been reaped: by then every copy of the write
- * end is closed, so the read returns at once with the errno or with EOF.
- */
-int
-proc_exec_errno(int errfd)
+/* dup2 of a target onto fd; a file is opened as the child, before setuid. */
+static int
+child_output(const struct log_target *t, int fd)
 {
-	int err = 0;
+	int target;
+
+	if (t->kind == LOG_INHERIT)
+		return 0;
+	if (t->kind == LOG_DISCARD)
+		target = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	else
+		target = open(t->path, O_WRONLY | O_CREAT | O_APPEND |
+		    O_CLOEXEC, 0644);
+	if (target < 0 || dup2(target, fd) < 0)
+		return -1;
+	close(target);
+	return 0;
+}
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)	/* linux/close_range.h, Linux 5.11 */
+#endif
+
+/* Every descriptor above 2 is closed at exec, the report pipe included. */
+static void
+child_close_fds(void)
+{
+	int fd;
+
+	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+	for (fd = 3; fd < 65536; fd++)
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+static void
+child_reset_signals(void)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	sigset_t none;
+	int sig;
+
+	for (sig = 1; sig <= SIG_MAX; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)sigaction(sig, &dfl, NULL);
+	sigemptyset(&none);
+	(void)sig_setmask(&none, NULL);
+}
+
+static const char *
+env_get(char *const envp[], const char *name)
+{
+	size_t n = strlen(name);
+
+	for (; *envp; envp++)
+		if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
+			return *envp + n + 1;
+	return NULL;
+}
+
+/*
+ * execve with a PATH search in the program's own environment, as
+ * supervisord searches: EACCES from one candidate is remembered, so that
+ * "found but not executable" is not reported as "not found".
+ */
+static int
+child_exec(char *const argv[], char *const envp[])
+{
+	const char *path, *p;
+	char file[4096];
+	int err = ENOENT;
+
+	if (strchr(argv[0], '/')) {
+		execve(argv[0], argv, envp);
+		return errno;
+	}
+	if (!(path = env_get(envp, "PATH")))
+		path = "/bin:/usr/bin:/usr/local/bin";
+	for (p = path;; p++) {
+		const char *end = strchrnul(p, ':');
+		size_t dlen = (size_t)(end - p);
+
+		if (dlen + strlen(argv[0]) + 2 <= sizeof(file)) {
+			memcpy(file, dlen ? p : ".", dlen ? dlen : 1);
+			dlen = dlen ? dlen : 1;
+			file[dlen] = '/';
+			strcpy(file + dlen + 1, argv[0]);
+			execve(file, argv, envp);
+			if (errno == EACCES)
+				err = EACCES;
+			else if (errno != ENOENT && errno != ENOTDIR)
+				return errno;
+		}
+		if (!*end)
+			return err;
+		p = end;
+	}
+}
+
+pid_t
+proc_spawn_program(const struct program *p, int *errfd)
+{
+	int pipefd[2];
+	pid_t pid = fork_with_pipe(pipefd);
+	int fd = pipefd[1];
+
+	if (pid != 0) {
+		if (pid > 0)
+			*errfd = pipefd[0];
+		return pid;
+	}
+	setpgid(0, 0);
+	if (dup2(open("/dev/null", O_RDONLY | O_CLOEXEC), 0) < 0)
+		child_fail(fd, STAGE_STDIN, errno);
+	if (child_output(&p->out, 1) < 0)
+		child_fail(fd, STAGE_STDOUT, errno);
+	if (p->redirect_stderr ? dup2(1, 2) < 0 : child_output(&p->err, 2) < 0)
+		child_fail(fd, STAGE_STDERR, errno);
+	child_close_fds();
+	/*
+	 * Raw system calls: the child has one thread, and libc's set*id
+	 * synchronise all threads of a process, which costs code for nothing.
+	 */
+	if (p->user_spec && (geteuid() == 0 || p->user.uid != geteuid())) {
+		if (syscall(SYS_setgroups, p->user.ngroups, p->user.groups) < 0)
+			child_fail(fd, STAGE_GROUPS, errno);
+		if (syscall(SYS_setgid, p->user.gid) < 0)
+			child_fail(fd, STAGE_SETGID, errno);
+		if (syscall(SYS_setuid, p->user.uid) < 0)
+			child_fail(fd, STAGE_SETUID, errno);
+	}
+	if (p->directory && chdir(p->directory) < 0)
+		child_fail(fd, STAGE_CHDIR, errno);
+	if (p->umask_text)
+		umask(p->umask);
+	child_reset_signals();
+	child_fail(fd, STAGE_EXEC, child_exec(p->argv, p->envp));
+}
+
+int
+proc_spawn_failure(int errfd, struct spawn_failure *f)
+{
 	ssize_t n;
 
+	f->stage = STAGE_NONE;
+	f->err = 0;
 	if (errfd < 0)
-		return 0;
+		return STAGE_NONE;
 	do {
-		n = read(errfd, &err, sizeof(err));
+		n = read(errfd, f, sizeof(*f));
 	} while (n < 0 && errno == EINTR);
 	close(errfd);
-	return n == (ssize_t)sizeof(err) ? err : 0;
+	if (n != (ssize_t)sizeof(*f))
+		f->stage = STAGE_NONE;
+	return f->stage;
 }
 
 int
@@ -111,7 +278,7 @@ read_ppid(pid_t pid)
 	int fd;
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fmt_snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;

@@ -18,8 +18,42 @@
  */
 pid_t proc_spawn(char *const argv[], const sigset_t *mask, int *errfd);
 
-/* The errno the child's exec failed with, or 0 if it ran; closes errfd. */
-int proc_exec_errno(int errfd);
+struct program;
+
+/*
+ * Forks and execs a supervised program as supervisord does, in this
+ * order: own process group, stdin from /dev/null, stdout and stderr to
+ * their targets, every other descriptor closed, groups, gid and uid,
+ * directory, umask, a clean signal state, the program's environment,
+ * and exec with a PATH search in that environment. Same return and
+ * errfd as proc_spawn.
+ */
+pid_t proc_spawn_program(const struct program *p, int *errfd);
+
+/* The step of a child's set-up that failed, as sent back on errfd. */
+enum spawn_stage {
+	STAGE_NONE,
+	STAGE_EXEC,
+	STAGE_STDIN,
+	STAGE_STDOUT,
+	STAGE_STDERR,
+	STAGE_GROUPS,
+	STAGE_SETGID,
+	STAGE_SETUID,
+	STAGE_CHDIR,
+};
+
+struct spawn_failure {
+	int stage;	/* enum spawn_stage; STAGE_NONE when the exec worked */
+	int err;	/* errno */
+};
+
+/*
+ * What failed in the child, read once it has been reaped (then every
+ * copy of the write end is closed and the read cannot block); closes
+ * errfd. Returns f->stage.
+ */
+int proc_spawn_failure(int errfd, struct spawn_failure *f);
 
 /* Exit code convention: status, or 128+N for signal N. */
 int proc_exit_code(int wstatus);

@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fmt.h"
 #include "sig.h"
 
 static const struct {
@@ -109,17 +110,17 @@ sig_name(int sig, char buf[SIG_NAME_MAX])
 
 	for (i = 0; i < sizeof(sig_table) / sizeof(sig_table[0]); i++) {
 		if (sig_table[i].num == sig) {
-			snprintf(buf, SIG_NAME_MAX, "SIG%s", sig_table[i].name);
+			fmt_snprintf(buf, SIG_NAME_MAX, "SIG%s", sig_table[i].name);
 			return buf;
 		}
 	}
 	if (sig >= SIGRTMIN && sig <= SIGRTMAX) {
 		if (sig == SIGRTMIN)
-			snprintf(buf, SIG_NAME_MAX, "SIGRTMIN");
+			fmt_snprintf(buf, SIG_NAME_MAX, "SIGRTMIN");
 		else
-			snprintf(buf, SIG_NAME_MAX, "SIGRTMIN+%d", sig - SIGRTMIN);
+			fmt_snprintf(buf, SIG_NAME_MAX, "SIGRTMIN+%d", sig - SIGRTMIN);
 	} else {
-		snprintf(buf, SIG_NAME_MAX, "signal %d", sig);
+		fmt_snprintf(buf, SIG_NAME_MAX, "signal %d", sig);
 	}
 	return buf;
 }

@@ -14,6 +14,11 @@ HELPERS = os.path.join(ROOT, "tests", "helpers")
 PYTHON = sys.executable
 MODES = ["pid1", "child"]
 
+# Never pick up a configuration installed on the machine (Debian's
+# supervisor package creates /etc/supervisor/supervisord.conf): an empty
+# TEND_CONFIG means "no file". Tests that want one pass -c.
+os.environ["TEND_CONFIG"] = ""
+
 
 def helper(name):
     return os.path.join(HELPERS, name)

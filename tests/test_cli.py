@@ -139,7 +139,7 @@ def test_quiet_by_default_and_verbose_with_v():
     quiet = run_tend("child", ["true"])
     assert quiet.stderr == ""
     loud = run_tend("child", ["-v", "true"])
-    assert "tend: spawned 'true' with pid" in loud.stderr
+    assert "tend: spawned: 'main' with pid" in loud.stderr
     debug = run_tend("child", ["-vv", "true"])
     assert "tend: debug:" in debug.stderr
 

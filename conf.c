@@ -1,0 +1,1503 @@
+/*
+ * conf.c: the runtime configuration. Reads supervisord's INI files
+ * (ini.h) into sections, applies [include], [DEFAULT] and the TEND_*
+ * environment overrides, then builds the programs from one table of keys
+ * that drives parsing, defaults, validation, overrides and --check.
+ *
+ * Every problem is reported as "tend: FILE:LINE: message" (or
+ * "tend: $VARIABLE: message" for an override) and counted; the caller
+ * refuses to start if any was found, so bad input never starts anything.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#define INI_IMPLEMENTATION
+#include "fmt.h"
+#include "ini.h"
+
+#include "conf.h"
+#include "config.h"
+#include "log.h"
+#include "sig.h"
+
+extern char **environ;
+
+/* One key = value line as read, with where it came from. */
+struct raw_entry {
+	const char *key, *value;
+	const char *file;		/* or "$VARIABLE" for an override */
+	int line;			/* 0 for an override */
+	struct raw_entry *next;
+};
+
+struct raw_section {
+	const char *name;
+	const char *file;
+	int line;
+	struct raw_entry *entries, **tail;
+	struct raw_section *next;
+};
+
+struct loader {
+	struct config *config;
+	struct arena *arena;
+	struct raw_section *sections, **tail;
+	struct raw_section *current;
+	const char *file;		/* the file being parsed */
+	int errors;
+	struct env_pair *global_env;	/* [supervisord] environment */
+	int nglobal_env;
+	const struct program *program;	/* while one is built: its env */
+	char host[65];
+};
+
+/* ---- reporting -------------------------------------------------------- */
+
+static void conf_error(struct loader *l, const char *file, int line,
+    const char *fmt, ...) PRINTF(4, 5);
+static void conf_warn(const char *file, int line, const char *fmt, ...)
+    PRINTF(3, 4);
+
+static void
+vreport(int warn, const char *file, int line, const char *fmt, va_list ap)
+{
+	char msg[LOG_LINE_MAX - 64];
+
+	fmt_vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (warn && line > 0)
+		log_warnx("%s:%d: %s", file, line, msg);
+	else if (warn)
+		log_warnx("%s: %s", file, msg);
+	else if (line > 0)
+		log_notice("%s:%d: %s", file, line, msg);
+	else if (file)
+		log_notice("%s: %s", file, msg);
+	else
+		log_notice("%s", msg);
+}
+
+static void
+conf_error(struct loader *l, const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(0, file, line, fmt, ap);
+	va_end(ap);
+	l->errors++;
+}
+
+static void
+conf_warn(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(1, file, line, fmt, ap);
+	va_end(ap);
+}
+
+static void
+out_of_memory(struct loader *l)
+{
+	conf_error(l, l->file, 0, "out of memory");
+}
+
+/* ---- sections as read ---------------------------------------------------- */
+
+static struct raw_section *
+find_section(struct loader *l, const char *name)
+{
+	struct raw_section *s;
+
+	for (s = l->sections; s; s = s->next)
+		if (strcmp(s->name, name) == 0)
+			return s;
+	return NULL;
+}
+
+/* Repeated sections merge, as configparser does with strict=False. */
+static struct raw_section *
+add_section(struct loader *l, const char *name, const char *file, int line)
+{
+	struct raw_section *s = find_section(l, name);
+
+	if (s)
+		return s;
+	if (!(s = arena_alloc(l->arena, sizeof(*s))) ||
+	    !(s->name = arena_strdup(l->arena, name)))
+		return NULL;
+	s->file = file;
+	s->line = line;
+	s->tail = &s->entries;
+	*l->tail = s;
+	l->tail = &s->next;
+	return s;
+}
+
+static int
+add_entry(struct loader *l, struct raw_section *s, const char *key,
+    const char *value, const char *file, int line)
+{
+	struct raw_entry *e = arena_alloc(l->arena, sizeof(*e));
+
+	if (!e || !(e->key = arena_strdup(l->arena, key)) ||
+	    !(e->value = arena_strdup(l->arena, value)))
+		return -1;
+	e->file = file;
+	e->line = line;
+	*s->tail = e;
+	s->tail = &e->next;
+	return 0;
+}
+
+/* The last value of key in s, else in [DEFAULT]; NULL when absent. */
+static const struct raw_entry *
+raw_get(struct loader *l, const struct raw_section *s, const char *key)
+{
+	const struct raw_section *dflt = find_section(l, "DEFAULT");
+	const struct raw_entry *e, *found = NULL;
+
+	for (e = s ? s->entries : NULL; e; e = e->next)
+		if (strcmp(e->key, key) == 0)
+			found = e;
+	if (found || !dflt || dflt == s)
+		return found;
+	for (e = dflt->entries; e; e = e->next)
+		if (strcmp(e->key, key) == 0)
+			found = e;
+	return found;
+}
+
+static int
+on_ini(void *user, const char *section, const char *key, const char *value,
+    int line)
+{
+	struct loader *l = user;
+
+	if (!section) {
+		l->current = add_section(l, key, l->file, line);
+		return l->current ? 0 : -2;
+	}
+	return add_entry(l, l->current, key, value, l->file, line) < 0 ? -2 : 0;
+}
+
+static const char *
+dir_of(struct arena *a, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char cwd[PATH_MAX];
+
+	if (slash == path)
+		return "/";
+	if (slash)
+		return arena_strndup(a, path, (size_t)(slash - path));
+	return getcwd(cwd, sizeof(cwd)) ? arena_strdup(a, cwd) : ".";
+}
+
+/* An absolute path, so that %(here)s and messages do not depend on cwd. */
+static const char *
+absolute(struct arena *a, const char *path)
+{
+	char cwd[PATH_MAX], *p;
+	size_t n;
+
+	if (path[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+		return arena_strdup(a, path);
+	n = strlen(cwd) + strlen(path) + 2;
+	if ((p = arena_alloc(a, n)) != NULL)
+		fmt_snprintf(p, n, "%s/%s", cwd, path);
+	return p;
+}
+
+static int
+read_ini_file(struct loader *l, const char *path)
+{
+	struct ini_error err;
+	size_t len;
+	char *text;
+	int rc;
+
+	if (!(text = arena_read_file(l->arena, path, &len))) {
+		conf_error(l, path, 0, "cannot read: %s", strerror(errno));
+		return -1;
+	}
+	l->file = path;
+	l->current = NULL;
+	rc = ini_parse(text, len, on_ini, l, &err);
+	if (rc == -1)
+		conf_error(l, path, err.line, "%s", err.message);
+	else if (rc == -2)
+		out_of_memory(l);
+	return rc ? -1 : 0;
+}
+
+/* ---- [include] files= globs ------------------------------------------- */
+
+struct path_list {
+	const char **paths;
+	size_t n, cap;
+};
+
+static int
+path_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int
+path_add(struct arena *a, struct path_list *list, const char *path)
+{
+	if (list->n == list->cap) {
+		size_t cap = list->cap ? list->cap * 2 : 16;
+		const char **bigger = arena_alloc(a, cap * sizeof(*bigger));
+
+		if (!bigger)
+			return -1;
+		if (list->n)
+			memcpy(bigger, list->paths, list->n * sizeof(*bigger));
+		list->paths = bigger;
+		list->cap = cap;
+	}
+	list->paths[list->n++] = path;
+	return 0;
+}
+
+/*
+ * One [...] of a pattern at *pp against c: 1 match, 0 no match, -1 when
+ * there is no closing ']' (the '[' is then literal). *pp ends on ']'.
+ */
+static int
+match_bracket(const char **pp, char c)
+{
+	const char *p = *pp + 1, *first;
+	bool negate = *p == '!' || *p == '^', hit = false;
+
+	if (negate)
+		p++;
+	for (first = p; *p && (*p != ']' || p == first); p++) {
+		if (p[1] == '-' && p[2] && p[2] != ']') {
+			hit |= c >= p[0] && c <= p[2];
+			p += 2;
+		} else {
+			hit |= c == *p;
+		}
+	}
+	if (!*p)
+		return -1;
+	*pp = p;
+	return hit != negate;
+}
+
+/* Shell pattern matching: '*', '?' and [...] with ranges and negation. */
+static bool
+match_here(const char *p, const char *s)
+{
+	for (; *p; p++, s++) {
+		int m;
+
+		if (*p == '*') {
+			while (p[1] == '*')
+				p++;
+			for (;; s++) {
+				if (match_here(p + 1, s))
+					return true;
+				if (!*s)
+					return false;
+			}
+		}
+		if (!*s)
+			return false;
+		if (*p == '[' && (m = match_bracket(&p, *s)) >= 0) {
+			if (!m)
+				return false;
+			continue;
+		}
+		if (*p != '?' && *p != *s)
+			return false;
+	}
+	return *s == '\0';
+}
+
+/* As glob(3): a leading '.' of a name must be matched literally. */
+static bool
+glob_match(const char *pattern, const char *name)
+{
+	if (*name == '.' && *pattern != '.')
+		return false;
+	return match_here(pattern, name);
+}
+
+/*
+ * Matches pattern (absolute) one component at a time, listing
+ * directories with getdents so that no libc allocation is needed.
+ */
+static int
+glob_walk(struct arena *a, const char *dir, const char *pattern,
+    struct path_list *out)
+{
+	const char *slash = strchr(pattern, '/');
+	size_t plen = slash ? (size_t)(slash - pattern) : strlen(pattern);
+	char *component = arena_strndup(a, pattern, plen);
+	char buf[4096];
+	int fd, n;
+
+	if (!component)
+		return -1;
+	if (plen == 0)	/* "//" or a trailing "/" */
+		return slash ? glob_walk(a, dir, slash + 1, out) : 0;
+	fd = open(*dir ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	while ((n = getdents(fd, (struct dirent *)buf, sizeof(buf))) > 0) {
+		int off = 0;
+
+		while (off < n) {
+			struct dirent *d = (struct dirent *)(buf + off);
+			size_t len = strlen(dir) + strlen(d->d_name) + 2;
+			char *path;
+			struct stat st;
+
+			off += d->d_reclen;
+			if (!glob_match(component, d->d_name))
+				continue;
+			if (!(path = arena_alloc(a, len)))
+				goto fail;
+			fmt_snprintf(path, len, "%s/%s", dir, d->d_name);
+			if (slash) {
+				if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
+				    glob_walk(a, path, slash + 1, out) < 0)
+					goto fail;
+			} else if (path_add(a, out, path) < 0) {
+				goto fail;
+			}
+		}
+	}
+	close(fd);
+	return 0;
+fail:
+	close(fd);
+	return -1;
+}
+
+static int expand_value(struct loader *l, const struct raw_entry *e,
+    const char *program, const char *group, int process_num, int numprocs,
+    char **out);
+
+/* supervisord reads includes of the main file only, in sorted order. */
+static void
+read_includes(struct loader *l, const char *main_file)
+{
+	struct raw_section *inc = find_section(l, "include");
+	const struct raw_entry *files;
+	char *list, *glob, *save = NULL;
+	const char *here = dir_of(l->arena, main_file);
+	size_t i;
+
+	if (!inc)
+		return;
+	if (!(files = raw_get(l, inc, "files"))) {
+		conf_error(l, inc->file, inc->line, "[include] needs a files= "
+		    "list of paths or globs");
+		return;
+	}
+	if (expand_value(l, files, NULL, NULL, -1, 0, &list) < 0)
+		return;
+	for (glob = strtok_r(list, " \t\n", &save); glob;
+	    glob = strtok_r(NULL, " \t\n", &save)) {
+		struct path_list found = { 0 };
+		const char *pattern = glob;
+		size_t n = strlen(here) + strlen(glob) + 2;
+		char *joined;
+
+		if (glob[0] != '/') {
+			if (!(joined = arena_alloc(l->arena, n)))
+				return out_of_memory(l);
+			fmt_snprintf(joined, n, "%s/%s", here, glob);
+			pattern = joined;
+		}
+		if (glob_walk(l->arena, "", pattern + 1, &found) < 0)
+			return out_of_memory(l);
+		if (found.n == 0)
+			conf_warn(files->file, files->line, "[include] files: "
+			    "'%s' matches no file", glob);
+		qsort(found.paths, found.n, sizeof(*found.paths), path_cmp);
+		/* an [include] in an included file merges but is not read */
+		for (i = 0; i < found.n; i++)
+			(void)read_ini_file(l, found.paths[i]);
+	}
+}
+
+/* ---- expansions --------------------------------------------------------- */
+
+static const char *
+env_from_pairs(const struct env_pair *p, int n, const char *name)
+{
+	const char *found = NULL;
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(p[i].key, name) == 0)
+			found = p[i].value;
+	return found;
+}
+
+/* ENV_X: the program's environment=, then [supervisord]'s, then tend's. */
+static const char *
+lookup_env(void *data, const char *name)
+{
+	struct loader *l = data;
+	const char *v = NULL;
+
+	if (l->program)
+		v = env_from_pairs(l->program->env_pairs, l->program->nenv,
+		    name);
+	if (!v)
+		v = env_from_pairs(l->global_env, l->nglobal_env, name);
+	return v ? v : getenv(name);
+}
+
+static int
+expand_value(struct loader *l, const struct raw_entry *e, const char *program,
+    const char *group, int process_num, int numprocs, char **out)
+{
+	char errbuf[256];
+	const char *err;
+	struct expand_ctx ctx = {
+		.program_name = program,
+		.group_name = group,
+		.host_node_name = program ? l->host : NULL,
+		.process_num = process_num,
+		.numprocs = numprocs,
+		.lookup_env = lookup_env,
+		.env_data = l,
+	};
+
+	ctx.here = e->line > 0 ? dir_of(l->arena, e->file) :
+	    l->config->file ? dir_of(l->arena, l->config->file) : ".";
+	if (val_expand(l->arena, e->value, &ctx, out, errbuf, sizeof(errbuf),
+	    &err) == 0)
+		return 0;
+	conf_error(l, e->file, e->line, "%s: %s", e->key, err);
+	return -1;
+}
+
+/* ---- the [program:x] keys ----------------------------------------------- */
+
+enum key_type {
+	K_STRING, K_COMMAND, K_NAME, K_BOOL, K_INT, K_BYTES, K_SIGNAL,
+	K_EXITCODES, K_OCTAL, K_AUTORESTART, K_USER, K_ENVIRONMENT,
+	K_LOGFILE, K_UNSUPPORTED,
+};
+
+enum key_flags {
+	PER_PROCESS = 1,	/* may use %(process_num)d and %(numprocs)d */
+	SECRET = 2,		/* --check masks the values */
+};
+
+struct key_def {
+	const char *name;
+	enum key_type type;
+	size_t offset;
+	const char *dflt;		/* parsed like a file value; NULL: none */
+	long min, max;
+	int flags;
+};
+
+#define AT(field) offsetof(struct program, field)
+#define OUT(field) (offsetof(struct program, out) + \
+    offsetof(struct log_target, field))
+#define ERR(field) (offsetof(struct program, err) + \
+    offsetof(struct log_target, field))
+
+/*
+ * environment comes first: later keys may use the program's own
+ * variables as %(ENV_X)s, as in supervisord.
+ */
+static const struct key_def program_keys[] = {
+	{ "environment", K_ENVIRONMENT, AT(environment), NULL, 0, 0,
+	    PER_PROCESS | SECRET },
+	{ "command", K_COMMAND, AT(command), NULL, 0, 0, PER_PROCESS },
+	{ "process_name", K_NAME, AT(name), "%(program_name)s", 0, 0,
+	    PER_PROCESS },
+	{ "numprocs", K_INT, AT(numprocs), "1", 0, 1000, 0 },
+	{ "numprocs_start", K_INT, AT(numprocs_start), "0", 0, 1000000, 0 },
+	{ "priority", K_INT, AT(priority), "999", LONG_MIN, LONG_MAX, 0 },
+	{ "autostart", K_BOOL, AT(autostart), "true", 0, 0, 0 },
+	{ "startsecs", K_INT, AT(startsecs), "1", 0, 86400 * 365, 0 },
+	{ "startretries", K_INT, AT(startretries), "3", 0, 1000000, 0 },
+	{ "autorestart", K_AUTORESTART, AT(autorestart), "unexpected", 0, 0,
+	    0 },
+	{ "exitcodes", K_EXITCODES, AT(exitcodes), "0", 0, 0, 0 },
+	{ "stopsignal", K_SIGNAL, AT(stopsignal), "TERM", 0, 0, 0 },
+	{ "stopwaitsecs", K_INT, AT(stopwaitsecs), "10", 0, 86400 * 365, 0 },
+	{ "stopasgroup", K_BOOL, AT(stopasgroup), "false", 0, 0, 0 },
+	{ "killasgroup", K_BOOL, AT(killasgroup), NULL, 0, 0, 0 },
+	{ "user", K_USER, AT(user_spec), NULL, 0, 0, 0 },
+	{ "directory", K_STRING, AT(directory), NULL, 0, 0, PER_PROCESS },
+	{ "umask", K_OCTAL, AT(umask_text), NULL, 0, 0, 0 },
+	{ "redirect_stderr", K_BOOL, AT(redirect_stderr), "false", 0, 0, 0 },
+	{ "stdout_logfile", K_LOGFILE, OUT(path), "AUTO", 0, 0, PER_PROCESS },
+	{ "stdout_logfile_maxbytes", K_BYTES, OUT(maxbytes), "50MB", 0, 0,
+	    PER_PROCESS },
+	{ "stdout_logfile_backups", K_INT, OUT(backups), "10", 0, 1000,
+	    PER_PROCESS },
+	{ "stderr_logfile", K_LOGFILE, ERR(path), "AUTO", 0, 0, PER_PROCESS },
+	{ "stderr_logfile_maxbytes", K_BYTES, ERR(maxbytes), "50MB", 0, 0,
+	    PER_PROCESS },
+	{ "stderr_logfile_backups", K_INT, ERR(backups), "10", 0, 1000,
+	    PER_PROCESS },
+	{ "critical", K_BOOL, AT(critical), "false", 0, 0, 0 },
+	/* accepted for compatibility, with a warning */
+	{ "stdout_capture_maxbytes", K_UNSUPPORTED, 0, NULL, 0, 0, 0 },
+	{ "stdout_events_enabled", K_UNSUPPORTED, 0, NULL, 0, 0, 0 },
+	{ "stdout_syslog", K_UNSUPPORTED, 0, NULL, 0, 0, 0 },
+	{ "stderr_capture_maxbytes", K_UNSUPPORTED, 0, NULL, 0, 0, 0 },
+	{ "stderr_events_enabled", K_UNSUPPORTED, 0, NULL, 0, 0, 0 },
+	{ "stderr_syslog", K_UNSUPPORTED, 0, NULL, 0, 0, 0 },
+	{ "serverurl", K_UNSUPPORTED, 0, NULL, 0, 0, 0 },
+};
+
+#define NKEYS (sizeof(program_keys) / sizeof(program_keys[0]))
+
+static const struct key_def *
+find_key(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(program_keys[i].name, name) == 0)
+			return &program_keys[i];
+	return NULL;
+}
+
+/* supervisord's process_or_group_name: no blanks, ':' or '/'. */
+static bool
+valid_name(const char *s)
+{
+	return *s && !strpbrk(s, " \t\n:/");
+}
+
+static int
+parse_logfile(struct loader *l, const struct raw_entry *e, const char *v,
+    struct log_target *t)
+{
+	static const char *const own[] = {
+		"/dev/stdout", "/dev/stderr", "/proc/self/fd/1",
+		"/proc/self/fd/2",
+	};
+	struct stat st;
+	const char *dir;
+	size_t i;
+
+	t->path = v;
+	if (strcasecmp(v, "AUTO") == 0 || *v == '\0') {
+		t->kind = LOG_INHERIT;
+		return 0;
+	}
+	if (strcasecmp(v, "NONE") == 0 || strcasecmp(v, "OFF") == 0) {
+		t->kind = LOG_DISCARD;
+		return 0;
+	}
+	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+		if (strcmp(v, own[i]) == 0) {
+			t->kind = LOG_INHERIT;
+			return 0;
+		}
+	}
+	if (strcasecmp(v, "syslog") == 0) {
+		conf_warn(e->file, e->line, "%s: syslog is not supported, "
+		    "output goes to tend's own streams", e->key);
+		t->kind = LOG_INHERIT;
+		return 0;
+	}
+	t->kind = LOG_FILE;
+	dir = dir_of(l->arena, v);
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		conf_error(l, e->file, e->line, "%s: the directory %s does not "
+		    "exist (expected a path in an existing directory, AUTO or "
+		    "NONE)", e->key, dir);
+		return -1;
+	}
+	return 0;
+}
+
+/* Parses one value (already expanded) into the program, by type. */
+static int
+parse_key(struct loader *l, struct program *p, const struct key_def *k,
+    const struct raw_entry *e, const char *v)
+{
+	char *field = (char *)p + k->offset;
+	const char *err = NULL;
+	long n;
+	int sig, rc = 0;
+
+	switch (k->type) {
+	case K_STRING:
+		*(const char **)field = v;
+		break;
+	case K_NAME:
+		*(const char **)field = v;
+		if (!valid_name(v))
+			err = "expected a name without blanks, ':' or '/'";
+		break;
+	case K_COMMAND:
+		*(const char **)field = v;
+		rc = val_split_command(l->arena, v, &p->argv, &err);
+		break;
+	case K_BOOL:
+		rc = val_bool(v, (bool *)field, &err);
+		break;
+	case K_INT:
+		if ((rc = val_int(v, k->min, k->max, &n, &err)) == 0)
+			*(long *)field = n;
+		break;
+	case K_BYTES:
+		rc = val_bytes(v, (long long *)field, &err);
+		break;
+	case K_SIGNAL:
+		if ((rc = val_signal(v, &sig, &err)) == 0)
+			*(int *)field = sig;
+		break;
+	case K_EXITCODES:
+		rc = val_exitcodes(v, (unsigned char *)field, &err);
+		break;
+	case K_OCTAL:
+		*(const char **)field = v;
+		rc = val_octal(v, &p->umask, &err);
+		break;
+	case K_AUTORESTART:
+		rc = val_autorestart(v, (enum autorestart *)field, &err);
+		break;
+	case K_USER:
+		*(const char **)field = v;
+		rc = user_lookup(l->arena, v, &p->user, &err);
+		break;
+	case K_ENVIRONMENT:
+		*(const char **)field = v;
+		if ((p->nenv = val_environment(l->arena, v, &p->env_pairs,
+		    &err)) < 0) {
+			p->nenv = 0;
+			rc = -1;
+		}
+		break;
+	case K_LOGFILE:
+		return parse_logfile(l, e, v,
+		    (struct log_target *)(field - offsetof(struct log_target,
+		    path)));
+	case K_UNSUPPORTED:
+		conf_warn(e->file, e->line, "%s is not supported by tend, "
+		    "ignored", k->name);
+		break;
+	}
+	if (rc < 0 || err) {
+		if (k->flags & SECRET)
+			conf_error(l, e->file, e->line, "%s: %s", k->name, err);
+		else
+			conf_error(l, e->file, e->line, "%s: %s, got '%s'",
+			    k->name, err, v);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- building programs ---------------------------------------------------- */
+
+struct program_list {
+	struct program *items;
+	size_t n, cap;
+};
+
+static struct program *
+program_add(struct loader *l, struct program_list *list)
+{
+	if (list->n == list->cap) {
+		size_t cap = list->cap ? list->cap * 2 : 16;
+		struct program *bigger = arena_alloc(l->arena,
+		    cap * sizeof(*bigger));
+
+		if (!bigger)
+			return NULL;
+		if (list->n)
+			memcpy(bigger, list->items, list->n * sizeof(*bigger));
+		list->items = bigger;
+		list->cap = cap;
+	}
+	memset(&list->items[list->n], 0, sizeof(list->items[0]));
+	return &list->items[list->n++];
+}
+
+/*
+ * The child's environment: tend's own (without the TEND_* settings, which
+ * may hold other programs' secrets), SUPERVISOR_*, then [supervisord]
+ * environment=, then the program's, later ones replacing earlier ones.
+ */
+static char **
+build_envp(struct loader *l, const struct program *p)
+{
+	size_t n = 0, max = 8 + (size_t)l->nglobal_env + (size_t)p->nenv, i;
+	char **envp, **e;
+	struct env_pair extra[3] = {
+		{ "SUPERVISOR_ENABLED", "1" },
+		{ "SUPERVISOR_PROCESS_NAME", p->name },
+		{ "SUPERVISOR_GROUP_NAME", p->group },
+	};
+	const struct env_pair *layers[3] = { extra, l->global_env,
+	    p->env_pairs };
+	int counts[3] = { 3, l->nglobal_env, p->nenv }, layer, j;
+
+	for (e = environ; *e; e++)
+		max++;
+	if (!(envp = arena_alloc(l->arena, (max + 1) * sizeof(*envp))))
+		return NULL;
+	for (e = environ; *e; e++)
+		if (strncmp(*e, "TEND_", 5) != 0)
+			envp[n++] = *e;
+	for (layer = 0; layer < 3; layer++) {
+		for (j = 0; j < counts[layer]; j++) {
+			const struct env_pair *kv = &layers[layer][j];
+			size_t klen = strlen(kv->key);
+			size_t len = klen + strlen(kv->value) + 2;
+			char *entry = arena_alloc(l->arena, len);
+
+			if (!entry)
+				return NULL;
+			fmt_snprintf(entry, len, "%s=%s", kv->key, kv->value);
+			for (i = 0; i < n; i++)
+				if (strncmp(envp[i], entry, klen + 1) == 0)
+					break;
+			envp[i] = entry;
+			if (i == n)
+				n++;
+		}
+	}
+	envp[n] = NULL;
+	return envp;
+}
+
+/* How much of a section read_process reads. */
+enum read_mode {
+	READ_NUMPROCS,		/* numprocs and numprocs_start only */
+	READ_FIRST,		/* the first process: warns about keys too */
+	READ_OTHER,
+};
+
+/* Reads every key of one process of section s; returns errors found. */
+static int
+read_process(struct loader *l, const struct raw_section *s, struct program *p,
+    const char *program, int process_num, enum read_mode mode)
+{
+	int errors = l->errors;
+	size_t i;
+
+	l->program = p;
+	for (i = 0; i < NKEYS; i++) {
+		const struct key_def *k = &program_keys[i];
+		const struct raw_entry *e = raw_get(l, s, k->name);
+		struct raw_entry dflt;
+		char *v;
+
+		if (!e && !k->dflt)
+			continue;
+		if (k->type == K_UNSUPPORTED && (mode != READ_FIRST || !e))
+			continue;
+		if (!e) {
+			dflt = (struct raw_entry){ .key = k->name,
+			    .value = k->dflt, .file = s->file, .line = s->line };
+			e = &dflt;
+		}
+		/* numprocs is needed before the processes exist */
+		if (mode == READ_NUMPROCS && strncmp(k->name, "numprocs", 8))
+			continue;
+		if (expand_value(l, e, program, p->group, (k->flags &
+		    PER_PROCESS) ? process_num : -1, (int)p->numprocs, &v) < 0)
+			continue;
+		(void)parse_key(l, p, k, e, v);
+	}
+	l->program = NULL;
+	return l->errors - errors;
+}
+
+static void
+warn_unknown_keys(struct loader *l, const struct raw_section *s)
+{
+	const struct raw_entry *e;
+
+	(void)l;
+	for (e = s->entries; e; e = e->next)
+		if (!find_key(e->key))
+			conf_warn(e->file, e->line, "[%s]: unknown key '%s', "
+			    "ignored", s->name, e->key);
+}
+
+/* The [group:x] that lists program, if any. */
+static const struct raw_section *
+group_of(struct loader *l, const char *program, const char **name)
+{
+	const struct raw_section *s;
+
+	for (s = l->sections; s; s = s->next) {
+		const struct raw_entry *e;
+		char *list, *item, *save = NULL;
+
+		if (strncmp(s->name, "group:", 6) != 0 ||
+		    !(e = raw_get(l, s, "programs")))
+			continue;
+		if (!(list = arena_strdup(l->arena, e->value)))
+			return NULL;
+		for (item = strtok_r(list, ", \t\n", &save); item;
+		    item = strtok_r(NULL, ", \t\n", &save)) {
+			if (strcmp(item, program) == 0) {
+				*name = s->name + 6;
+				return s;
+			}
+		}
+	}
+	return NULL;
+}
+
+static bool
+mentions_process_num(const char *s)
+{
+	for (; (s = strchr(s, '%')) != NULL; s++)
+		if (strncmp(s, "%(process_num)", 14) == 0)
+			return true;
+	return false;
+}
+
+static void
+build_program(struct loader *l, const struct raw_section *s,
+    struct program_list *list)
+{
+	const char *program = s->name + 8, *group = program;
+	const struct raw_section *gs = group_of(l, program, &group);
+	const struct raw_entry *e;
+	struct program probe = { .group = group, .numprocs = 1 };
+	long gprio = 999, i;
+	const char *err;
+
+	if (!valid_name(program)) {
+		conf_error(l, s->file, s->line, "[%s]: a program name has no "
+		    "blanks, ':' or '/'", s->name);
+		return;
+	}
+	warn_unknown_keys(l, s);
+	if (!raw_get(l, s, "command")) {
+		conf_error(l, s->file, s->line, "[%s]: command= is required",
+		    s->name);
+		return;
+	}
+	if (gs && (e = raw_get(l, gs, "priority")) &&
+	    val_int(e->value, LONG_MIN, LONG_MAX, &gprio, &err) < 0)
+		conf_error(l, e->file, e->line, "priority: %s", err);
+	if (read_process(l, s, &probe, program, -1, READ_NUMPROCS))
+		return;
+	e = raw_get(l, s, "process_name");
+	if (probe.numprocs > 1 && (!e || !mentions_process_num(e->value))) {
+		conf_error(l, s->file, s->line, "[%s]: process_name must "
+		    "contain %%(process_num) when numprocs > 1", s->name);
+		return;
+	}
+	for (i = 0; i < probe.numprocs; i++) {
+		struct program *p = program_add(l, list);
+
+		if (!p)
+			return out_of_memory(l);
+		p->group = group;
+		p->file = s->file;
+		p->line = s->line;
+		p->numprocs = probe.numprocs;
+		p->stopsignal = SIGTERM;
+		if (read_process(l, s, p, program,
+		    (int)(probe.numprocs_start + i), i ? READ_OTHER : READ_FIRST))
+			continue;
+		p->group_priority = gs ? gprio : p->priority;
+		if (!raw_get(l, s, "killasgroup"))
+			p->killasgroup = p->stopasgroup;
+		else if (p->stopasgroup && !p->killasgroup)
+			conf_error(l, s->file, s->line, "[%s]: stopasgroup=true "
+			    "needs killasgroup=true", s->name);
+		if (p->redirect_stderr && p->err.kind == LOG_FILE)
+			conf_warn(s->file, s->line, "[%s]: redirect_stderr=true "
+			    "ignores stderr_logfile", s->name);
+		if (p->user_spec && geteuid() != 0 && p->user.uid != geteuid())
+			conf_error(l, s->file, s->line, "[%s]: user=%s needs tend "
+			    "to run as root", s->name, p->user_spec);
+		if (!(p->envp = build_envp(l, p)))
+			out_of_memory(l);
+	}
+}
+
+/* ---- environment overrides ------------------------------------------------ */
+
+/* "node-hook" -> "NODE_HOOK": upper case, other characters as '_'. */
+static char *
+env_name(struct arena *a, const char *s)
+{
+	char *out = arena_strdup(a, s), *p;
+
+	for (p = out; p && *p; p++) {
+		if (*p >= 'a' && *p <= 'z')
+			*p = (char)(*p - 'a' + 'A');
+		else if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+			*p = '_';
+	}
+	return out;
+}
+
+/* The key whose env name is exactly s, or NULL. */
+static const struct key_def *
+key_by_env_name(struct arena *a, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++) {
+		char *n = env_name(a, program_keys[i].name);
+
+		if (n && strcmp(n, s) == 0)
+			return &program_keys[i];
+	}
+	return NULL;
+}
+
+/* A program defined by env alone: its name is the NAME part, lower-cased. */
+static char *
+program_from_env(struct arena *a, const char *rest, const struct key_def **key)
+{
+	const char *p;
+
+	for (p = rest; (p = strchr(p, '_')) != NULL; p++) {
+		const struct key_def *k = key_by_env_name(a, p + 1);
+
+		if (k && p > rest) {
+			char *name = arena_strndup(a, rest, (size_t)(p - rest)), *c;
+
+			for (c = name; c && *c; c++)
+				if (*c >= 'A' && *c <= 'Z')
+					*c = (char)(*c - 'A' + 'a');
+			*key = k;
+			return name;
+		}
+	}
+	return NULL;
+}
+
+static void
+apply_program_override(struct loader *l, const char *var, const char *rest,
+    const char *value)
+{
+	struct raw_section *s, *match = NULL;
+	const struct key_def *k = NULL, *mk = NULL;
+	char section[300];
+	char *name;
+
+	for (s = l->sections; s; s = s->next) {
+		char *n;
+		size_t len;
+
+		if (strncmp(s->name, "program:", 8) != 0 ||
+		    !(n = env_name(l->arena, s->name + 8)))
+			continue;
+		len = strlen(n);
+		if (strncmp(rest, n, len) != 0 || rest[len] != '_' ||
+		    !(k = key_by_env_name(l->arena, rest + len + 1)))
+			continue;
+		if (match) {
+			conf_error(l, var, 0, "names both [%s] and [%s]; rename "
+			    "one of them", match->name, s->name);
+			return;
+		}
+		match = s;
+		mk = k;
+	}
+	if (!match) {
+		if (!(name = program_from_env(l->arena, rest, &mk))) {
+			conf_error(l, var, 0, "expected TEND_PROGRAM_<NAME>_<KEY> "
+			    "with a [program:x] key such as COMMAND or "
+			    "AUTORESTART");
+			return;
+		}
+		fmt_snprintf(section, sizeof(section), "program:%s", name);
+		if (!(match = add_section(l, section, var, 0)))
+			return out_of_memory(l);
+	}
+	if (add_entry(l, match, mk->name, value, var, 0) < 0)
+		out_of_memory(l);
+}
+
+/* [tend] settings: one table, also read as TEND_<KEY>. */
+static const char *const tend_keys[] = { "shutdown_timeout", "loglevel" };
+
+static void
+apply_overrides(struct loader *l)
+{
+	char **e;
+	size_t i;
+
+	for (e = environ; *e; e++) {
+		const char *eq = strchr(*e, '='), *value;
+		char *var;
+
+		if (strncmp(*e, "TEND_", 5) != 0 || !eq)
+			continue;
+		if (!(var = arena_alloc(l->arena, (size_t)(eq - *e) + 2)))
+			return out_of_memory(l);
+		var[0] = '$';
+		memcpy(var + 1, *e, (size_t)(eq - *e));
+		value = eq + 1;
+		if (strcmp(var, "$TEND_CONFIG") == 0)
+			continue;
+		if (strncmp(var, "$TEND_PROGRAM_", 14) == 0) {
+			apply_program_override(l, var, var + 14, value);
+			continue;
+		}
+		for (i = 0; i < sizeof(tend_keys) / sizeof(tend_keys[0]); i++) {
+			char *n = env_name(l->arena, tend_keys[i]);
+
+			if (n && strcmp(var + 6, n) == 0)
+				break;
+		}
+		if (i == sizeof(tend_keys) / sizeof(tend_keys[0])) {
+			conf_error(l, var, 0, "unknown setting (expected "
+			    "TEND_SHUTDOWN_TIMEOUT, TEND_LOGLEVEL, TEND_CONFIG "
+			    "or TEND_PROGRAM_<NAME>_<KEY>)");
+			continue;
+		}
+		{
+			struct raw_section *t = add_section(l, "tend", var, 0);
+
+			if (!t || add_entry(l, t, tend_keys[i], value, var, 0) < 0)
+				return out_of_memory(l);
+		}
+	}
+}
+
+/* ---- [supervisord] and [tend] ---------------------------------------------- */
+
+static int
+parse_loglevel(const char *v)
+{
+	static const struct { const char *name; int level; } levels[] = {
+		{ "critical", LOG_ERROR }, { "error", LOG_ERROR },
+		{ "warn", LOG_WARN }, { "warning", LOG_WARN },
+		{ "info", LOG_INFO }, { "debug", LOG_DEBUG },
+		{ "trace", LOG_DEBUG }, { "blather", LOG_DEBUG },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+		if (strcasecmp(v, levels[i].name) == 0)
+			return levels[i].level;
+	return -1;
+}
+
+/* Seconds with up to three decimals, as for -t. */
+static int
+parse_seconds_ms(const char *s, long *ms)
+{
+	long v = 0, scale = 1000;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++)
+		if ((v = v * 10 + (*s - '0') * 1000) > MAX_GRACE_MS)
+			return -1;
+	if (*s == '.')
+		for (s++; *s >= '0' && *s <= '9' && scale > 1; s++)
+			v += (*s - '0') * (scale /= 10);
+	if (*s)
+		return -1;
+	*ms = v;
+	return 0;
+}
+
+static void
+read_tend_section(struct loader *l)
+{
+	struct raw_section *s = find_section(l, "tend");
+	const struct raw_entry *e;
+	char *v;
+
+	if (!s)
+		return;
+	for (e = s->entries; e; e = e->next) {
+		if (expand_value(l, e, NULL, NULL, -1, 0, &v) < 0)
+			continue;
+		if (strcmp(e->key, "shutdown_timeout") == 0) {
+			if (parse_seconds_ms(v, &l->config->shutdown_ms) < 0)
+				conf_error(l, e->file, e->line, "shutdown_timeout: "
+				    "expected seconds such as 8 or 2.5, got '%s'",
+				    v);
+		} else if (strcmp(e->key, "loglevel") == 0) {
+			if ((l->config->loglevel = parse_loglevel(v)) < 0)
+				conf_error(l, e->file, e->line, "loglevel: "
+				    "expected critical, error, warn, info or "
+				    "debug, got '%s'", v);
+		} else {
+			conf_warn(e->file, e->line, "[tend]: unknown key '%s', "
+			    "ignored", e->key);
+		}
+	}
+}
+
+static void
+read_supervisord_section(struct loader *l)
+{
+	static const char *const ignored[] = {
+		"nodaemon", "silent", "pidfile", "umask", "directory", "user",
+		"identifier", "nocleanup", "strip_ansi", "logfile_maxbytes",
+		"logfile_backups", "logfile", "childlogdir",
+	};
+	struct raw_section *s = find_section(l, "supervisord");
+	const struct raw_entry *e;
+	const char *err;
+	char *v;
+	size_t i;
+
+	if (!s)
+		return;
+	for (e = s->entries; e; e = e->next) {
+		if (expand_value(l, e, NULL, NULL, -1, 0, &v) < 0)
+			continue;
+		if (strcmp(e->key, "loglevel") == 0) {
+			if (l->config->loglevel < 0 &&
+			    (l->config->loglevel = parse_loglevel(v)) < 0)
+				conf_error(l, e->file, e->line, "loglevel: "
+				    "expected critical, error, warn, info or "
+				    "debug, got '%s'", v);
+		} else if (strcmp(e->key, "environment") == 0) {
+			if ((l->nglobal_env = val_environment(l->arena, v,
+			    &l->global_env, &err)) < 0) {
+				l->nglobal_env = 0;
+				conf_error(l, e->file, e->line, "environment: %s",
+				    err);
+			}
+		} else if (strcmp(e->key, "minfds") == 0 ||
+		    strcmp(e->key, "minprocs") == 0) {
+			long n;
+
+			if (val_int(v, 1, INT_MAX, &n, &err) < 0)
+				conf_error(l, e->file, e->line, "%s: %s, got '%s'",
+				    e->key, err, v);
+			else if (e->key[3] == 'f')
+				l->config->minfds = n;
+			else
+				l->config->minprocs = n;
+		} else {
+			for (i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+				if (strcmp(e->key, ignored[i]) == 0)
+					break;
+			if (i < sizeof(ignored) / sizeof(ignored[0]))
+				log_info("%s:%d: [supervisord] %s has no effect "
+				    "in tend, ignored", e->file, e->line, e->key);
+			else
+				conf_warn(e->file, e->line, "[supervisord]: "
+				    "unknown key '%s', ignored", e->key);
+		}
+	}
+}
+
+/* Sections tend knows but does not implement: one warning each. */
+static const char *const unsupported_sections[] = {
+	"unix_http_server", "inet_http_server", "supervisorctl",
+	"rpcinterface:", "eventlistener:", "fcgi-program:",
+};
+
+static void
+check_sections(struct loader *l, struct program_list *list)
+{
+	struct raw_section *s;
+	size_t i;
+
+	for (s = l->sections; s; s = s->next) {
+		if (strncmp(s->name, "program:", 8) == 0) {
+			build_program(l, s, list);
+			continue;
+		}
+		if (!strcmp(s->name, "supervisord") || !strcmp(s->name, "tend") ||
+		    !strcmp(s->name, "include") || !strcmp(s->name, "DEFAULT") ||
+		    !strncmp(s->name, "group:", 6))
+			continue;
+		for (i = 0; i < sizeof(unsupported_sections) /
+		    sizeof(unsupported_sections[0]); i++) {
+			const char *u = unsupported_sections[i];
+			size_t n = strlen(u);
+
+			if (u[n - 1] == ':' ? strncmp(s->name, u, n) == 0 :
+			    strcmp(s->name, u) == 0)
+				break;
+		}
+		if (i < sizeof(unsupported_sections) /
+		    sizeof(unsupported_sections[0]))
+			conf_warn(s->file, s->line, "[%s] is not supported by "
+			    "tend, ignored", s->name);
+		else
+			conf_warn(s->file, s->line, "unknown section [%s], "
+			    "ignored", s->name);
+	}
+}
+
+static void
+check_groups(struct loader *l)
+{
+	struct raw_section *s;
+
+	for (s = l->sections; s; s = s->next) {
+		const struct raw_entry *e;
+		char *names, *item, *save = NULL;
+		char section[300];
+
+		if (strncmp(s->name, "group:", 6) != 0)
+			continue;
+		if (!valid_name(s->name + 6))
+			conf_error(l, s->file, s->line, "[%s]: a group name has "
+			    "no blanks, ':' or '/'", s->name);
+		if (!(e = raw_get(l, s, "programs"))) {
+			conf_error(l, s->file, s->line, "[%s]: programs= is "
+			    "required", s->name);
+			continue;
+		}
+		if (!(names = arena_strdup(l->arena, e->value)))
+			return out_of_memory(l);
+		for (item = strtok_r(names, ", \t\n", &save); item;
+		    item = strtok_r(NULL, ", \t\n", &save)) {
+			fmt_snprintf(section, sizeof(section), "program:%s", item);
+			if (!find_section(l, section))
+				conf_error(l, e->file, e->line, "programs: no "
+				    "[program:%s] section", item);
+		}
+	}
+}
+
+/* ---- order and the command after -- --------------------------------------- */
+
+static int
+start_order(const void *a, const void *b)
+{
+	const struct program *x = a, *y = b;
+	int c;
+
+	if (x->is_main != y->is_main)
+		return x->is_main - y->is_main;	/* main starts last */
+	if (x->group_priority != y->group_priority)
+		return x->group_priority < y->group_priority ? -1 : 1;
+	if ((c = strcmp(x->group, y->group)) != 0)
+		return c;
+	if (x->priority != y->priority)
+		return x->priority < y->priority ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+static void
+add_main(struct loader *l, struct program_list *list, char **command,
+    bool group)
+{
+	struct program *p = program_add(l, list);
+
+	if (!p)
+		return out_of_memory(l);
+	p->name = p->group = "main";
+	p->file = "command line";
+	p->command = command[0];
+	p->argv = command;
+	p->numprocs = 1;
+	p->autostart = true;
+	p->autorestart = RESTART_NEVER;
+	p->exitcodes[0] = 1;
+	p->stopsignal = SIGTERM;
+	p->stopwaitsecs = 86400L * 365;	/* the shutdown budget rules */
+	p->stopasgroup = p->killasgroup = group;
+	p->critical = true;
+	p->is_main = true;
+	p->forward_group = group;
+	p->priority = p->group_priority = LONG_MAX;
+}
+
+static void
+check_duplicate_names(struct loader *l, const struct program_list *list)
+{
+	size_t i, j;
+
+	for (i = 0; i < list->n; i++)
+		for (j = i + 1; j < list->n; j++)
+			if (list->items[i].name && list->items[j].name &&
+			    strcmp(list->items[i].name, list->items[j].name) == 0)
+				conf_error(l, list->items[j].file,
+				    list->items[j].line, "two processes are named "
+				    "'%s'", list->items[j].name);
+}
+
+const char *
+conf_find(const char *requested)
+{
+	static const char *const places[] = {
+		"/etc/tend.ini", "/etc/supervisord.conf",
+		"/etc/supervisor/supervisord.conf",
+	};
+	const char *env = getenv("TEND_CONFIG");
+	size_t i;
+
+	if (requested)
+		return requested;
+	if (env)
+		return *env ? env : NULL;	/* empty: no file, no search */
+	for (i = 0; i < sizeof(places) / sizeof(places[0]); i++)
+		if (access(places[i], F_OK) == 0)
+			return places[i];
+	return NULL;
+}
+
+int
+conf_load(struct config *c, const struct conf_request *req)
+{
+	struct loader l = { .config = c, .arena = &c->arena };
+	struct program_list list = { 0 };
+	struct utsname uts;
+	const char *file = conf_find(req->file);
+
+	l.tail = &l.sections;
+	c->shutdown_ms = DEFAULT_GRACE_MS;
+	c->loglevel = -1;
+	if (uname(&uts) == 0)
+		fmt_snprintf(l.host, sizeof(l.host), "%s", uts.nodename);
+	if (file) {
+		if (!(c->file = absolute(&c->arena, file)))
+			out_of_memory(&l);
+		else if (read_ini_file(&l, c->file) == 0)
+			read_includes(&l, c->file);
+	}
+	apply_overrides(&l);
+	if (l.errors)
+		return l.errors;
+	read_tend_section(&l);
+	read_supervisord_section(&l);
+	check_sections(&l, &list);
+	check_groups(&l);
+	if (req->command)
+		add_main(&l, &list, req->command, req->forward_group);
+	check_duplicate_names(&l, &list);
+	if (req->grace_ms >= 0)
+		c->shutdown_ms = req->grace_ms;
+	if (!l.errors && list.n == 0)
+		conf_error(&l, file ? c->file : NULL, 0, "%s", file ?
+		    "no [program:x] section and no command: nothing to run" :
+		    "no command given and no configuration file found (tried "
+		    "$TEND_CONFIG, /etc/tend.ini, /etc/supervisord.conf, "
+		    "/etc/supervisor/supervisord.conf; see 'tend --help')");
+	qsort(list.items, list.n, sizeof(*list.items), start_order);
+	c->programs = list.items;
+	c->nprograms = list.n;
+	return l.errors;
+}
+
+/* ---- --check -------------------------------------------------------------- */
+
+static void print_out(const char *fmt, ...) PRINTF(1, 2);
+
+static void
+print_out(const char *fmt, ...)
+{
+	char line[4096];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = fmt_vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	(void)write_all(STDOUT_FILENO, line, n < (int)sizeof(line) ?
+	    (size_t)n : sizeof(line) - 1);
+}
+
+static void
+print_line(const char *key, const char *value)
+{
+	print_out("  %-24s %s\n", key, value);
+}
+
+static void
+print_exitcodes(const unsigned char *set, char *buf, size_t len)
+{
+	size_t used = 0;
+	int code;
+
+	buf[0] = '\0';
+	for (code = 0; code < 256 && used < len; code++)
+		if (set[code / 8] & (1u << (code % 8)))
+			used += (size_t)fmt_snprintf(buf + used, len - used, "%s%d",
+			    used ? "," : "", code);
+}
+
+static void
+print_value(const struct program *p, const struct key_def *k)
+{
+	static const char *const restart[] = { "false", "unexpected", "true" };
+	const char *field = (const char *)p + k->offset;
+	char buf[1200];
+	int i;
+
+	switch (k->type) {
+	case K_STRING: case K_NAME: case K_COMMAND: case K_USER: case K_OCTAL:
+	case K_LOGFILE:
+		if (*(const char *const *)field)
+			print_line(k->name, *(const char *const *)field);
+		return;
+	case K_BOOL:
+		print_line(k->name, *(const bool *)field ? "true" : "false");
+		return;
+	case K_INT:
+		fmt_snprintf(buf, sizeof(buf), "%ld", *(const long *)field);
+		break;
+	case K_BYTES:
+		fmt_snprintf(buf, sizeof(buf), "%lld", *(const long long *)field);
+		break;
+	case K_SIGNAL:
+		sig_name(*(const int *)field, buf);
+		break;
+	case K_EXITCODES:
+		print_exitcodes((const unsigned char *)field, buf, sizeof(buf));
+		break;
+	case K_AUTORESTART:
+		print_line(k->name, restart[*(const enum autorestart *)field]);
+		return;
+	case K_ENVIRONMENT:
+		buf[0] = '\0';
+		for (i = 0; i < p->nenv; i++)
+			fmt_snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf),
+			    "%s%s=***", i ? "," : "", p->env_pairs[i].key);
+		if (p->nenv)
+			break;
+		return;
+	case K_UNSUPPORTED:
+		return;
+	}
+	print_line(k->name, buf);
+}
+
+void
+conf_print(const struct config *c)
+{
+	size_t i, k;
+
+	print_out("config: %s\n", c->file ? c->file : "(none)");
+	print_out("shutdown_timeout: %ld.%03ld s\n", c->shutdown_ms / 1000,
+	    c->shutdown_ms % 1000);
+	for (i = 0; i < c->nprograms; i++) {
+		const struct program *p = &c->programs[i];
+
+		print_out("\n[%s] group %s%s\n", p->name, p->group,
+		    p->is_main ? " (the command after --)" : "");
+		for (k = 0; k < NKEYS; k++)
+			print_value(p, &program_keys[k]);
+	}
+}
