@@ -16,6 +16,7 @@
 #include "config.h"
 #include "log.h"
 #include "sig.h"
+#include "values.h"
 
 static const char usage_text[] =
 "usage: tend [-c FILE] [-g] [-e CODE]... [-p SIGNAL] [-t SECONDS] [-v]... [-w]\n"
@@ -57,12 +58,10 @@ usage_error(const char *fmt, ...)
 static void
 set_exit_zero(struct options *o, const char *arg)
 {
-	char *end;
-	long code;
+	const char *end = arg;
+	unsigned long long code;
 
-	errno = 0;
-	code = strtol(arg, &end, 10);
-	if (errno || end == arg || *end || code < 0 || code > 255)
+	if (val_digits(&end, 10, 255, &code) < 0 || *end)
 		usage_error("-e: expected an exit code 0..255, got '%s'", arg);
 	o->exit_zero[code / 8] |= (unsigned char)(1u << (code % 8));
 }

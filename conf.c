@@ -250,10 +250,19 @@ struct path_list {
 	size_t n, cap;
 };
 
-static int
-path_cmp(const void *a, const void *b)
+/* Insertion sorts: the lists are short, and qsort costs 2 KiB of code. */
+static void
+sort_paths(const char **paths, size_t n)
 {
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
+	size_t i, j;
+
+	for (i = 1; i < n; i++) {
+		const char *p = paths[i];
+
+		for (j = i; j > 0 && strcmp(paths[j - 1], p) > 0; j--)
+			paths[j] = paths[j - 1];
+		paths[j] = p;
+	}
 }
 
 static int
@@ -432,7 +441,7 @@ read_includes(struct loader *l, const char *main_file)
 		if (found.n == 0)
 			conf_warn(files->file, files->line, "[include] files: "
 			    "'%s' matches no file", glob);
-		qsort(found.paths, found.n, sizeof(*found.paths), path_cmp);
+		sort_paths(found.paths, found.n);
 		/* an [include] in an included file merges but is not read */
 		for (i = 0; i < found.n; i++)
 			(void)read_ini_file(l, found.paths[i]);
@@ -1283,9 +1292,8 @@ check_groups(struct loader *l)
 /* ---- order and the command after -- --------------------------------------- */
 
 static int
-start_order(const void *a, const void *b)
+start_order(const struct program *x, const struct program *y)
 {
-	const struct program *x = a, *y = b;
 	int c;
 
 	if (x->is_main != y->is_main)
@@ -1297,6 +1305,20 @@ start_order(const void *a, const void *b)
 	if (x->priority != y->priority)
 		return x->priority < y->priority ? -1 : 1;
 	return strcmp(x->name, y->name);
+}
+
+static void
+sort_programs(struct program *items, size_t n)
+{
+	size_t i, j;
+
+	for (i = 1; i < n; i++) {
+		struct program p = items[i];
+
+		for (j = i; j > 0 && start_order(&items[j - 1], &p) > 0; j--)
+			items[j] = items[j - 1];
+		items[j] = p;
+	}
 }
 
 static void
@@ -1395,7 +1417,7 @@ conf_load(struct config *c, const struct conf_request *req)
 		    "no command given and no configuration file found (tried "
 		    "$TEND_CONFIG, /etc/tend.ini, /etc/supervisord.conf, "
 		    "/etc/supervisor/supervisord.conf; see 'tend --help')");
-	qsort(list.items, list.n, sizeof(*list.items), start_order);
+	sort_programs(list.items, list.n);
 	c->programs = list.items;
 	c->nprograms = list.n;
 	return l.errors;

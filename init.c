@@ -21,6 +21,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -308,19 +309,23 @@ watch_parent_death(pid_t parent_before)
 		handle_signal(init.opts.pdeathsig);
 }
 
-/* [supervisord] minfds and minprocs raise the limits, as supervisord. */
+/*
+ * [supervisord] minfds and minprocs raise the limits, as supervisord.
+ * prlimit directly: tend has one thread, and libc's setrlimit
+ * synchronises all threads of a process, which costs code for nothing.
+ */
 static void
 raise_limit(int resource, long want, const char *key)
 {
 	struct rlimit rl;
 
-	if (want <= 0 || getrlimit(resource, &rl) < 0 ||
+	if (want <= 0 || syscall(SYS_prlimit64, 0, resource, NULL, &rl) < 0 ||
 	    rl.rlim_cur >= (rlim_t)want)
 		return;
 	rl.rlim_cur = (rlim_t)want;
 	if (rl.rlim_max < rl.rlim_cur)
 		rl.rlim_max = rl.rlim_cur;
-	if (setrlimit(resource, &rl) < 0)
+	if (syscall(SYS_prlimit64, 0, resource, &rl, NULL) < 0)
 		fatal(2, "%s=%ld: cannot raise the limit", key, want);
 }
 

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "proc.h"
 #include "sig.h"
+#include "values.h"
 
 /*
  * The child leaves tend's process group so that forwarding to a group
@@ -274,7 +275,9 @@ proc_exec_failure_code(int err)
 static pid_t
 read_ppid(pid_t pid)
 {
-	char path[32], buf[512], *p;
+	char path[32], buf[512];
+	const char *p;
+	unsigned long long ppid;
 	int fd;
 	ssize_t n;
 
@@ -292,7 +295,9 @@ read_ppid(pid_t pid)
 	p = strrchr(buf, ')');
 	if (!p || strlen(p) < 5)
 		return -1;
-	return (pid_t)strtol(p + 4, NULL, 10);
+	p += 4;
+	return val_digits(&p, 10, 0x7fffffff, &ppid) < 0 ? -1 :
+	    (pid_t)ppid;
 }
 
 /*

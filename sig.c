@@ -20,6 +20,7 @@
 
 #include "fmt.h"
 #include "sig.h"
+#include "values.h"
 
 static const struct {
 	char name[7];
@@ -47,14 +48,9 @@ static const int fault_signals[] = {
 static int
 parse_number(const char *s, int *out)
 {
-	char *end;
-	long v;
+	unsigned long long v;
 
-	if (!isdigit((unsigned char)*s))
-		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || v > SIG_MAX)
+	if (val_digits(&s, 10, SIG_MAX, &v) < 0 || *s)
 		return -1;
 	*out = (int)v;
 	return 0;

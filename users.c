@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "users.h"
+#include "values.h"
 
 #ifndef PASSWD_FILE
 #define PASSWD_FILE "/etc/passwd"
@@ -38,13 +39,12 @@ split_fields(char *line, char **fields, int n)
 static bool
 parse_id(const char *s, long *id)
 {
-	char *end;
+	unsigned long long v;
 
-	if (*s < '0' || *s > '9')
+	if (val_digits(&s, 10, 0x7fffffff, &v) < 0 || *s)
 		return false;
-	errno = 0;
-	*id = strtol(s, &end, 10);
-	return !errno && !*end && *id >= 0 && *id <= 0x7fffffff;
+	*id = (long)v;
+	return true;
 }
 
 /*

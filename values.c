@@ -76,6 +76,27 @@ sb_finish(struct strbuf *b)
 static const char no_memory[] = "out of memory";
 
 int
+val_digits(const char **s, unsigned base, unsigned long long max,
+    unsigned long long *out)
+{
+	const char *p = *s;
+	unsigned long long v = 0;
+
+	for (; *p >= '0' && *p < (char)('0' + base); p++) {
+		unsigned d = (unsigned)(*p - '0');
+
+		if (v > (max - d) / base)
+			return -1;
+		v = v * base + d;
+	}
+	if (p == *s)
+		return -1;
+	*s = p;
+	*out = v;
+	return 0;
+}
+
+int
 val_bool(const char *s, bool *out, const char **err)
 {
 	static const char *const yes[] = { "yes", "true", "on", "1" };
@@ -101,34 +122,31 @@ static int
 parse_long(const char *s, long *out)
 {
 	char digits[32];
+	const char *p = digits;
 	size_t n = 0;
-	char *end;
-	long v;
+	bool negative = false;
+	unsigned long long v;
 
 	while (isspace((unsigned char)*s))
 		s++;
 	if (*s == '+' || *s == '-')
-		digits[n++] = *s++;
+		negative = *s++ == '-';
 	if (!isdigit((unsigned char)*s))
 		return -1;
 	for (; *s && !isspace((unsigned char)*s); s++) {
-		if (*s == '_' && isdigit((unsigned char)s[1]) && n > 0 &&
-		    isdigit((unsigned char)digits[n - 1]))
-			continue;
+		if (*s == '_' && isdigit((unsigned char)s[1]) && n > 0)
+			continue;	/* a separator between digits */
 		if (!isdigit((unsigned char)*s) || n >= sizeof(digits) - 1)
 			return -1;
 		digits[n++] = *s;
 	}
 	while (isspace((unsigned char)*s))
 		s++;
-	if (*s)
-		return -1;
 	digits[n] = '\0';
-	errno = 0;
-	v = strtol(digits, &end, 10);
-	if (errno || *end)
+	if (*s || val_digits(&p, 10, (unsigned long long)LONG_MAX + negative,
+	    &v) < 0)
 		return -1;
-	*out = v;
+	*out = negative ? (long)(0 - v) : (long)v;
 	return 0;
 }
 
@@ -227,23 +245,23 @@ val_exitcodes(const char *s, unsigned char set[32], const char **err)
 int
 val_octal(const char *s, mode_t *out, const char **err)
 {
-	char *end;
-	long v;
+	unsigned long long v;
 
 	while (isspace((unsigned char)*s))
 		s++;
 	if (s[0] == '0' && (s[1] == 'o' || s[1] == 'O'))
 		s += 2;
-	errno = 0;
-	v = strtol(s, &end, 8);
-	while (isspace((unsigned char)*end))
-		end++;
-	if (errno || end == s || *end || *s == '-' || *s == '+' || v > 0777) {
-		*err = "expected an octal umask (such as 022)";
-		return -1;
-	}
+	if (val_digits(&s, 8, 0777, &v) < 0)
+		goto bad;
+	while (isspace((unsigned char)*s))
+		s++;
+	if (*s)
+		goto bad;
 	*out = (mode_t)v;
 	return 0;
+bad:
+	*err = "expected an octal umask (such as 022)";
+	return -1;
 }
 
 int

@@ -12,6 +12,13 @@
 
 #include "mem.h"
 
+/*
+ * The digits (base 8 or 10) at *s, advancing *s past them: -1 when there
+ * is none or the value would exceed max. The one number parser of tend.
+ */
+int val_digits(const char **s, unsigned base, unsigned long long max,
+    unsigned long long *out);
+
 int val_bool(const char *s, bool *out, const char **err);
 int val_int(const char *s, long min, long max, long *out, const char **err);
 /* An integer with an optional KB, MB or GB suffix (powers of 1024). */

@@ -21,6 +21,7 @@ for purpose in "$@"; do
 		need ps procps
 		need podman podman
 		need runc runc
+		need supervisord supervisor
 		[ -x /bin/busybox ] || packages="$packages busybox-static"
 		/usr/bin/python3 -c 'import pytest' 2>/dev/null ||
 			packages="$packages python3-pytest"
