@@ -486,7 +486,7 @@ expand_value(struct loader *l, const struct raw_entry *e, const char *program,
 	struct expand_ctx ctx = {
 		.program_name = program,
 		.group_name = group,
-		.host_node_name = program ? l->host : NULL,
+		.host_node_name = l->host,
 		.process_num = process_num,
 		.numprocs = numprocs,
 		.lookup_env = lookup_env,
@@ -1045,14 +1045,14 @@ apply_program_override(struct loader *l, const char *var, const char *rest,
 		out_of_memory(l);
 }
 
-/* [tend] settings: one table, also read as TEND_<KEY>. */
-static const char *const tend_keys[] = { "shutdown_timeout", "loglevel" };
+static const char *tend_key_of(struct arena *a, const char *env);
 
 static void
 apply_overrides(struct loader *l)
 {
+	struct raw_section *t;
+	const char *key;
 	char **e;
-	size_t i;
 
 	for (e = environ; *e; e++) {
 		const char *eq = strchr(*e, '='), *value;
@@ -1071,24 +1071,15 @@ apply_overrides(struct loader *l)
 			apply_program_override(l, var, var + 14, value);
 			continue;
 		}
-		for (i = 0; i < sizeof(tend_keys) / sizeof(tend_keys[0]); i++) {
-			char *n = env_name(l->arena, tend_keys[i]);
-
-			if (n && strcmp(var + 6, n) == 0)
-				break;
-		}
-		if (i == sizeof(tend_keys) / sizeof(tend_keys[0])) {
+		if (!(key = tend_key_of(l->arena, var + 6))) {
 			conf_error(l, var, 0, "unknown setting (expected "
 			    "TEND_SHUTDOWN_TIMEOUT, TEND_LOGLEVEL, TEND_CONFIG "
 			    "or TEND_PROGRAM_<NAME>_<KEY>)");
 			continue;
 		}
-		{
-			struct raw_section *t = add_section(l, "tend", var, 0);
-
-			if (!t || add_entry(l, t, tend_keys[i], value, var, 0) < 0)
-				return out_of_memory(l);
-		}
+		if (!(t = add_section(l, "tend", var, 0)) ||
+		    add_entry(l, t, key, value, var, 0) < 0)
+			return out_of_memory(l);
 	}
 }
 
@@ -1131,88 +1122,137 @@ parse_seconds_ms(const char *s, long *ms)
 	return 0;
 }
 
-static void
-read_tend_section(struct loader *l)
+static int
+set_shutdown_timeout(struct loader *l, const char *v, const char **err)
 {
-	struct raw_section *s = find_section(l, "tend");
-	const struct raw_entry *e;
-	char *v;
+	*err = "expected seconds such as 8 or 2.5";
+	return parse_seconds_ms(v, &l->config->shutdown_ms);
+}
 
-	if (!s)
-		return;
-	for (e = s->entries; e; e = e->next) {
-		if (expand_value(l, e, NULL, NULL, -1, 0, &v) < 0)
-			continue;
-		if (strcmp(e->key, "shutdown_timeout") == 0) {
-			if (parse_seconds_ms(v, &l->config->shutdown_ms) < 0)
-				conf_error(l, e->file, e->line, "shutdown_timeout: "
-				    "expected seconds such as 8 or 2.5, got '%s'",
-				    v);
-		} else if (strcmp(e->key, "loglevel") == 0) {
-			if ((l->config->loglevel = parse_loglevel(v)) < 0)
-				conf_error(l, e->file, e->line, "loglevel: "
-				    "expected critical, error, warn, info or "
-				    "debug, got '%s'", v);
-		} else {
-			conf_warn(e->file, e->line, "[tend]: unknown key '%s', "
-			    "ignored", e->key);
-		}
+static int
+set_loglevel(struct loader *l, const char *v, const char **err)
+{
+	*err = "expected critical, error, warn, info or debug";
+	return (l->config->loglevel = parse_loglevel(v)) < 0 ? -1 : 0;
+}
+
+static int
+set_global_environment(struct loader *l, const char *v, const char **err)
+{
+	l->nglobal_env = val_environment(l->arena, v, &l->global_env, err);
+	if (l->nglobal_env >= 0)
+		return 0;
+	l->nglobal_env = 0;
+	return -1;
+}
+
+static int
+set_minfds(struct loader *l, const char *v, const char **err)
+{
+	return val_int(v, 1, INT_MAX, &l->config->minfds, err);
+}
+
+static int
+set_minprocs(struct loader *l, const char *v, const char **err)
+{
+	return val_int(v, 1, INT_MAX, &l->config->minprocs, err);
+}
+
+/* Keys of supervisord's own that mean nothing in a container init. */
+static int
+set_nothing(struct loader *l, const char *v, const char **err)
+{
+	(void)l;
+	(void)v;
+	*err = NULL;
+	return 1;
+}
+
+/*
+ * The settings of [supervisord] and [tend]; [tend] is read last, so its
+ * values win. The [tend] rows are also TEND_<KEY> in the environment.
+ */
+static const struct setting {
+	const char *section, *key;
+	int (*set)(struct loader *, const char *value, const char **err);
+} settings[] = {
+	{ "supervisord", "loglevel", set_loglevel },
+	{ "supervisord", "environment", set_global_environment },
+	{ "supervisord", "minfds", set_minfds },
+	{ "supervisord", "minprocs", set_minprocs },
+	{ "supervisord", "nodaemon", set_nothing },
+	{ "supervisord", "silent", set_nothing },
+	{ "supervisord", "pidfile", set_nothing },
+	{ "supervisord", "umask", set_nothing },
+	{ "supervisord", "directory", set_nothing },
+	{ "supervisord", "user", set_nothing },
+	{ "supervisord", "identifier", set_nothing },
+	{ "supervisord", "nocleanup", set_nothing },
+	{ "supervisord", "strip_ansi", set_nothing },
+	{ "supervisord", "logfile", set_nothing },
+	{ "supervisord", "logfile_maxbytes", set_nothing },
+	{ "supervisord", "logfile_backups", set_nothing },
+	{ "supervisord", "childlogdir", set_nothing },
+	{ "tend", "shutdown_timeout", set_shutdown_timeout },
+	{ "tend", "loglevel", set_loglevel },
+};
+
+static const struct setting *
+find_setting(const char *section, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
+		if (!strcmp(settings[i].section, section) &&
+		    !strcmp(settings[i].key, key))
+			return &settings[i];
+	return NULL;
+}
+
+/* The [tend] key whose environment name is env ("SHUTDOWN_TIMEOUT"). */
+static const char *
+tend_key_of(struct arena *a, const char *env)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+		char *n;
+
+		if (strcmp(settings[i].section, "tend") == 0 &&
+		    (n = env_name(a, settings[i].key)) && strcmp(n, env) == 0)
+			return settings[i].key;
 	}
+	return NULL;
 }
 
 static void
-read_supervisord_section(struct loader *l)
+read_settings(struct loader *l, const char *section)
 {
-	static const char *const ignored[] = {
-		"nodaemon", "silent", "pidfile", "umask", "directory", "user",
-		"identifier", "nocleanup", "strip_ansi", "logfile_maxbytes",
-		"logfile_backups", "logfile", "childlogdir",
-	};
-	struct raw_section *s = find_section(l, "supervisord");
+	struct raw_section *s = find_section(l, section);
 	const struct raw_entry *e;
+	const struct setting *set;
 	const char *err;
 	char *v;
-	size_t i;
 
-	if (!s)
-		return;
-	for (e = s->entries; e; e = e->next) {
+	for (e = s ? s->entries : NULL; e; e = e->next) {
+		if (!(set = find_setting(section, e->key))) {
+			conf_warn(e->file, e->line, "[%s]: unknown key '%s', "
+			    "ignored", section, e->key);
+			continue;
+		}
 		if (expand_value(l, e, NULL, NULL, -1, 0, &v) < 0)
 			continue;
-		if (strcmp(e->key, "loglevel") == 0) {
-			if (l->config->loglevel < 0 &&
-			    (l->config->loglevel = parse_loglevel(v)) < 0)
-				conf_error(l, e->file, e->line, "loglevel: "
-				    "expected critical, error, warn, info or "
-				    "debug, got '%s'", v);
-		} else if (strcmp(e->key, "environment") == 0) {
-			if ((l->nglobal_env = val_environment(l->arena, v,
-			    &l->global_env, &err)) < 0) {
-				l->nglobal_env = 0;
-				conf_error(l, e->file, e->line, "environment: %s",
-				    err);
-			}
-		} else if (strcmp(e->key, "minfds") == 0 ||
-		    strcmp(e->key, "minprocs") == 0) {
-			long n;
-
-			if (val_int(v, 1, INT_MAX, &n, &err) < 0)
-				conf_error(l, e->file, e->line, "%s: %s, got '%s'",
-				    e->key, err, v);
-			else if (e->key[3] == 'f')
-				l->config->minfds = n;
-			else
-				l->config->minprocs = n;
-		} else {
-			for (i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
-				if (strcmp(e->key, ignored[i]) == 0)
-					break;
-			if (i < sizeof(ignored) / sizeof(ignored[0]))
-				log_info("%s:%d: [supervisord] %s has no effect "
-				    "in tend, ignored", e->file, e->line, e->key);
-			else
-				conf_warn(e->file, e->line, "[supervisord]: "
-				    "unknown key '%s', ignored", e->key);
+		switch (set->set(l, v, &err)) {
+		case 0:
+			break;
+		case 1:
+			log_info("%s:%d: [%s] %s has no effect in tend, ignored",
+			    e->file, e->line, section, e->key);
+			break;
+		default:
+			conf_error(l, e->file, e->line, "%s: %s, got '%s'",
+			    e->key, err, v);
+			break;
 		}
 	}
 }
@@ -1402,8 +1442,8 @@ conf_load(struct config *c, const struct conf_request *req)
 	apply_overrides(&l);
 	if (l.errors)
 		return l.errors;
-	read_tend_section(&l);
-	read_supervisord_section(&l);
+	read_settings(&l, "supervisord");
+	read_settings(&l, "tend");
 	check_sections(&l, &list);
 	check_groups(&l);
 	if (req->command)
