@@ -37,17 +37,20 @@ INITS = [
     ("dumb-init", Path("/usr/bin/dumb-init")),
     ("catatonit", Path("/usr/bin/catatonit")),
 ]
-BASELINE = "tini-static"     # the ratio column is tend / BASELINE
+BASELINE = "tini-static"       # the ratio column is tend / BASELINE
+AUTOREAP = "kernel auto-reap"  # reaping reference with no init at all
 
-IDLE_STARTS = 5              # idle PID 1 starts for VmRSS and Pss
-WAKEUP_WINDOW_S = 5.0        # idle window for counting wake-ups
-TRUE_RUNS = 300              # `INIT -- /bin/true` runs per init
+IDLE_STARTS = 5                # idle PID 1 starts for VmRSS and Pss
+WAKEUP_WINDOW_S = 5.0          # idle window for counting wake-ups
+TRUE_RUNS = 300                # `INIT -- /bin/true` runs per init
 TRUE_WARMUP = 20
-ORPHANS = 10_000             # orphans per reaping run, lowered if limits bite
+ORPHANS = 10_000               # orphans per reaping run; fewer if limits bite
 REAP_RUNS = 3
-SIGNALS = 200                # SIGUSR1 per init for the forwarding latency
+SIGNALS = 200                  # SIGUSR1 per init for the forwarding latency
 
-# Makes N orphans exit at once and prints the ms until all are reaped.
+# `orphans N` makes N orphans exit at once and prints the ms until all are
+# reaped. `orphans N self`, run as PID 1 itself, ignores SIGCHLD so that the
+# kernel reaps the orphans as they exit, with no init involved.
 ORPHANS_C = r"""
 #define _GNU_SOURCE
 #include <errno.h>
@@ -110,8 +113,11 @@ spawn_orphan(int gate[2], int report[2])
 			grandchild(gate, report);
 		_exit(gc < 0 ? 1 : 0);
 	}
-	if (waitpid(child, &status, 0) < 0)
-		die("waitpid");
+	if (waitpid(child, &status, 0) < 0) {
+		if (errno != ECHILD)	/* ECHILD: SIGCHLD is ignored */
+			die("waitpid");
+		status = 0;
+	}
 	if (status != 0) {
 		errno = EAGAIN;
 		die("fork of a grandchild");
@@ -163,6 +169,8 @@ main(int argc, char **argv)
 
 	if (pids == NULL)
 		die("calloc");
+	if (argc > 2 && strcmp(argv[2], "self") == 0)
+		signal(SIGCHLD, SIG_IGN);
 	if (pipe(gate) < 0 || pipe(report) < 0)
 		die("pipe");
 	for (i = 0; i < n; i++)
@@ -248,7 +256,8 @@ def read_file(path):
 
 
 def children(pid):
-    return [int(p) for p in read_file(f"/proc/{pid}/task/{pid}/children").split()]
+    text = read_file(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in text.split()]
 
 
 def status_fields(pid):
@@ -275,23 +284,28 @@ def median(values):
 
 # --- running an init as PID 1 ----------------------------------------------
 
-class Pid1:
-    """INIT as PID 1 of a fresh PID namespace, running COMMAND.
+def under(init, *command):
+    """argv of INIT running COMMAND; all four inits accept the "--"."""
+    return [str(init), "--", *command]
 
-    The init is killed first and unshare reaped after, so the kernel
-    tears the whole namespace down and no process outlives the bench.
+
+class Pid1:
+    """argv[0] as PID 1 of a fresh PID namespace.
+
+    On close the PID 1 is killed first and unshare reaped after, so the
+    kernel tears the whole namespace down and nothing outlives the bench.
     """
 
-    def __init__(self, init, command, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL):
+    def __init__(self, argv, stdout=subprocess.DEVNULL,
+                 stderr=subprocess.DEVNULL):
         # Without root, a user namespace grants what unshare needs.
         user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
-        argv = ["unshare", *user, "--pid", "--fork", "--mount-proc",
-            "--kill-child", str(init), "--", *command]
-        self.init_path = os.path.realpath(init)
-        self.pid = None	  # the init's host pid, once known
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-            stdout=stdout, stderr=stderr)
+        cmd = ["unshare", *user, "--pid", "--fork", "--mount-proc",
+               "--kill-child", *argv]
+        self.init_path = os.path.realpath(argv[0])
+        self.pid = None  # the init's host pid, once known
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                     stdout=stdout, stderr=stderr)
 
     def __enter__(self):
         return self
@@ -310,7 +324,7 @@ class Pid1:
                     return kids[0]
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"unshare exited with "
-                        f"{self.proc.returncode}")
+                                       f"{self.proc.returncode}")
                 return None
             self.pid = poll_until("the init to start", execed)
         return self.pid
@@ -329,10 +343,13 @@ class Pid1:
             return None
 
     def close(self):
-        # While unshare lives, the init's pid cannot be reused: it is
-        # either running or unshare's unreaped zombie.
+        # While unshare lives, its child's pid cannot be reused: it is
+        # either running or unshare's unreaped zombie. Killing that child
+        # (exec'd or not) lets unshare reap it; killing unshare itself
+        # would leave it to the host's init.
         if self.proc.poll() is None:
-            target = self.pid or self.proc.pid
+            kids = children(self.proc.pid)
+            target = self.pid or (kids[0] if kids else self.proc.pid)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(target, signal.SIGKILL)
         try:
@@ -346,7 +363,7 @@ class Pid1:
 
 
 class LineReader:
-    """Reads lines from a pipe with a timeout, so a mute init cannot hang us."""
+    """Lines from a pipe, with a timeout so that a mute init cannot hang us."""
 
     def __init__(self, fd):
         self.fd = fd
@@ -393,26 +410,28 @@ def measure_idle(inits):
     wakeups = {}
     for start in range(IDLE_STARTS):
         with contextlib.ExitStack() as stack:
-            running = {name: stack.enter_context(
-                Pid1(path, ["/bin/sleep", "1000"]))
-                for name, path in inits.items()}
+            running = {
+                name: stack.enter_context(
+                    Pid1(under(path, "/bin/sleep", "1000")))
+                for name, path in inits.items()
+            }
             pids = {name: p.wait_for_child()
-                for name, p in running.items()}
-            time.sleep(0.3)	  # let start-up work settle
+                    for name, p in running.items()}
+            time.sleep(0.3)  # let start-up work settle
             for name, pid in pids.items():
                 rss[name].append(status_fields(pid)["VmRSS"])
                 pss[name].append(pss_kib(pid))
             if start == 0:
                 wakeups = count_wakeups(pids)
     return ({n: median(v) for n, v in rss.items()},
-        {n: median(v) for n, v in pss.items() if None not in v},
-        wakeups)
+            {n: median(v) for n, v in pss.items() if None not in v},
+            wakeups)
 
 
 def context_switches(pid):
     fields = status_fields(pid)
-    return (fields["voluntary_ctxt_switches"] +
-        fields["nonvoluntary_ctxt_switches"])
+    return (fields["voluntary_ctxt_switches"]
+            + fields["nonvoluntary_ctxt_switches"])
 
 
 def count_wakeups(pids):
@@ -421,14 +440,14 @@ def count_wakeups(pids):
     before = {name: context_switches(pid) for name, pid in pids.items()}
     time.sleep(WAKEUP_WINDOW_S)
     return {name: context_switches(pid) - before[name]
-        for name, pid in pids.items()}
+            for name, pid in pids.items()}
 
 
 def spawn_time_ns(argv, file_actions):
     """Wall time of one posix_spawn + waitpid of argv."""
     start = time.perf_counter_ns()
     pid = os.posix_spawn(argv[0], argv, os.environ,
-        file_actions=file_actions)
+                         file_actions=file_actions)
     _, status = os.waitpid(pid, 0)
     elapsed = time.perf_counter_ns() - start
     if os.waitstatus_to_exitcode(status) != 0:
@@ -443,11 +462,11 @@ def measure_true(inits):
     when it is neither PID 1 nor a subreaper, which is part of its cost.
     Runs are shuffled per round so that no init always goes first.
     """
-    commands = {name: [str(path), "--", "/bin/true"]
-        for name, path in inits.items()}
+    commands = {name: under(path, "/bin/true")
+                for name, path in inits.items()}
     commands["/bin/true"] = ["/bin/true"]
     quiet = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_WRONLY, 0)
-        for fd in (1, 2)]
+             for fd in (1, 2)]
     samples = {name: [] for name in commands}
     order = list(commands)
     shuffle = random.Random(1).shuffle
@@ -478,34 +497,38 @@ class ForkLimit(Exception):
     pass
 
 
-def reap_once(init, helper, n):
-    """ms for INIT as PID 1 to reap n orphans that exit at once."""
-    with Pid1(init, [helper, str(n)], stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE) as p:
+def reap_once(argv):
+    """ms for the PID 1 in argv to reap the orphans its helper makes."""
+    with Pid1(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as p:
         out, err = p.proc.communicate(timeout=120)
     text = err.decode().strip()
     if p.proc.returncode != 0:
         if "fork" in text:
             raise ForkLimit(text)
-        raise RuntimeError(f"{init}: exit {p.proc.returncode}: {text}")
+        raise RuntimeError(f"{argv}: exit {p.proc.returncode}: {text}")
     return float(out.decode().split()[0])
 
 
 def measure_reaping(inits, helper):
     """(orphans per run, {name: median ms}), rounds interleaved.
 
+    AUTOREAP is the helper as PID 1 itself with SIGCHLD ignored, so that
+    the kernel reaps each orphan as it exits: a reference showing how
+    much of the time is the kernel's exit work rather than the init's.
     If forking n orphans fails, n is halved and the metric restarts.
     """
     n = orphan_limit()
     while True:
-        samples = {name: [] for name in inits}
+        commands = {name: under(path, helper, str(n))
+                    for name, path in inits.items()}
+        commands[AUTOREAP] = [helper, str(n), "self"]
+        samples = {name: [] for name in commands}
         try:
             for run in range(REAP_RUNS):
                 progress(f"reaping {n} orphans, round {run + 1} "
-                    f"of {REAP_RUNS}")
-                for name, path in inits.items():
-                    samples[name].append(
-                        reap_once(path, helper, n))
+                         f"of {REAP_RUNS}")
+                for name, argv in commands.items():
+                    samples[name].append(reap_once(argv))
             return n, {name: median(v) for name, v in samples.items()}
         except ForkLimit as e:
             if n <= 100:
@@ -517,22 +540,26 @@ def measure_reaping(inits, helper):
 def measure_signals(inits, helper):
     """Median µs from kill(init, SIGUSR1) to the helper's sigwaitinfo.
 
-    All inits run side by side, one signal to each in turn; the next one
-    waits for the helper's reply, so signals never coalesce. An init that
-    does not forward within 2 s gets no number.
+    All inits run side by side, one signal to each in turn, in a shuffled
+    order; the next one waits for the helper's reply, so signals never
+    coalesce. An init that does not forward within 2 s gets no number.
     """
     latencies = {name: [] for name in inits}
+    shuffle = random.Random(2).shuffle
     with contextlib.ExitStack() as stack:
         running = {}
         for name, path in inits.items():
             p = stack.enter_context(
-                Pid1(path, [helper], stdout=subprocess.PIPE))
+                Pid1(under(path, helper), stdout=subprocess.PIPE))
             reader = LineReader(p.proc.stdout.fileno())
             if reader.readline(timeout=10) != "ready":
                 raise RuntimeError(f"{name}: helper not ready")
             running[name] = (p.find_init(), reader)
         for _ in range(SIGNALS):
-            for name, (pid, reader) in list(running.items()):
+            order = list(running)
+            shuffle(order)
+            for name in order:
+                pid, reader = running[name]
                 sent = now_ns()
                 os.kill(pid, signal.SIGUSR1)
                 try:
@@ -551,21 +578,22 @@ def compile_helper(tmp, name, source):
     src = Path(tmp, f"{name}.c")
     exe = Path(tmp, name)
     src.write_text(source)
-    # Static, so that forking 10,000 orphans copies few mappings.
+    # Static if libc.a is there: forking 10,000 orphans copies fewer
+    # mappings, and no time goes to the dynamic loader.
     cmd = ["cc", "-O2", "-static", "-o", str(exe), str(src)]
-    if subprocess.run(cmd).returncode != 0:
+    if subprocess.run(cmd, capture_output=True).returncode != 0:
         cmd.remove("-static")
         subprocess.run(cmd, check=True)
     return str(exe)
 
 
-# --- the report ---------------------------------------------------------------
+# --- the report -------------------------------------------------------------
 
 def version(path):
     """First line of `INIT --version` (dumb-init prints it on stderr)."""
     try:
         r = subprocess.run([str(path), "--version"], capture_output=True,
-            timeout=5)
+                           timeout=5)
     except (OSError, subprocess.TimeoutExpired):
         return "?"
     text = (r.stdout + r.stderr).decode(errors="replace").strip()
@@ -583,7 +611,7 @@ def machine():
         if line.startswith("PRETTY_NAME="):
             distro = ", " + line.split("=", 1)[1].strip('"')
     return (f"{os.cpu_count()} CPUs ({cpu}), Linux {platform.release()} "
-        f"{platform.machine()}{distro}")
+            f"{platform.machine()}{distro}")
 
 
 def fmt(value, digits=0, suffix=""):
@@ -602,18 +630,18 @@ def table(names, rows):
     """rows: (label, {name: cell text}, ratio text)."""
     header = ["metric", *names, f"tend ÷ {BASELINE}"]
     lines = ["| " + " | ".join(header) + " |",
-        "|:--" + "|--:" * (len(header) - 1) + "|"]
+             "|:--" + "|--:" * (len(header) - 1) + "|"]
     for label, cells, rel in rows:
-        lines.append("| " + " | ".join(
-            [label, *(cells.get(n, "n/a") for n in names), rel]) + " |")
+        columns = [label, *(cells.get(n, "n/a") for n in names), rel]
+        lines.append("| " + " | ".join(columns) + " |")
     return "\n".join(lines)
 
 
-def report(names, paths, r):
+def report(names, paths, r, load):
     def row(label, values, digits=0, suffix="", with_ratio=True):
         cells = {n: fmt(values.get(n), digits, suffix) for n in names}
-        rel = ratio(values.get("tend"), values.get(BASELINE)) \
-            if with_ratio else "—"
+        rel = (ratio(values.get("tend"), values.get(BASELINE))
+               if with_ratio else "—")
         return (label, cells, rel)
 
     size_row = row("binary size (bytes)", r["size"])
@@ -622,6 +650,7 @@ def report(names, paths, r):
         size_row[1][n] += "¹"
     true = r["true"]
     direct = true.get("/bin/true")
+    autoreap = r["reap"].get(AUTOREAP)
     rows = [
         size_row,
         row(f"VmRSS as idle PID 1 (KiB, median of {IDLE_STARTS})",
@@ -632,8 +661,9 @@ def report(names, paths, r):
         row(f"… ÷ `/bin/true` alone ({fmt(direct)} µs)",
             {n: true[n] / direct for n in names if n in true},
             2, "×", with_ratio=False),
-        row(f"reap {r['orphans']:,} orphans as PID 1 "
-            f"(ms, median of {REAP_RUNS})", r["reap"], 1),
+        row(f"reap {r['orphans']:,} orphans as PID 1 (ms, median of "
+            f"{REAP_RUNS}; kernel auto-reap: {fmt(autoreap, 1)} ms)",
+            r["reap"], 1),
         row(f"signal-forward latency (µs, median of {SIGNALS})",
             r["signal"], 1),
         row(f"idle wake-ups in {WAKEUP_WINDOW_S:g} s (context switches)",
@@ -641,22 +671,30 @@ def report(names, paths, r):
     ]
 
     print("# tend vs. other container inits\n")
-    print(f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M:%S} UTC")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    print(f"- date: {now:%Y-%m-%d %H:%M:%S} UTC")
     print(f"- machine: {machine()}")
+    # The 1-minute average still counts the orphans of a run minutes ago;
+    # the runnable count is now, this process included.
+    print(f"- before the run: load average {load[0]} (1 min), "
+          f"{load[3].split('/')[0]} runnable tasks; other work on the "
+          "machine adds noise to every timing")
     for n in names:
         where = paths.get(n)
         desc = (f"`{where}`, {r['linkage'][n]}, {version(where)}"
-            if where else "not installed")
+                if where else "not installed")
         print(f"- {n}: {desc}")
     print()
     print(table(names, rows))
     print()
     for n in dynamic:
         print(f"¹ {n} is dynamically linked: its size leaves out the "
-            "shared libc and loader it maps at run time, which also "
-            "count in its VmRSS.")
+              "shared libc and loader it maps at run time, which also "
+              "count in its VmRSS.")
     print("""
 Legend:
+- Every init runs with TEND_CONFIG="" in its environment, so that tend
+  reads no configuration file; the others ignore it.
 - Binary size: st_size of the executable.
 - VmRSS / Pss: /proc/PID/status and /proc/PID/smaps_rollup of the init,
   PID 1 of a fresh PID namespace (`unshare --pid --fork --mount-proc
@@ -666,7 +704,10 @@ Legend:
   next row divides by the same for `/bin/true` alone.
 - Reaping: as PID 1, a helper makes that many orphans exit at once and
   times until kill(pid, 0) fails with ESRCH for all of them (so until
-  the init has reaped them, not merely until they died).
+  the init has reaped them, not merely until they died). Kernel
+  auto-reap: the helper is PID 1 itself and ignores SIGCHLD, so the
+  kernel frees each orphan as it exits. Most of the time is the
+  kernel's exit work, so small differences between inits are noise.
 - Signal forwarding: CLOCK_MONOTONIC before kill(SIGUSR1) to the init's
   host pid, to the return of sigwaitinfo in its child.
 - Wake-ups: growth of voluntary + nonvoluntary context switches of the
@@ -676,6 +717,10 @@ Legend:
 
 
 def main():
+    # tend otherwise looks for /etc/tend.ini or a supervisord.conf even
+    # when given a command; a host's supervisor config must not be timed.
+    os.environ["TEND_CONFIG"] = ""
+    load = read_file("/proc/loadavg").split()  # before the orphans
     names = [name for name, _ in INITS]
     present = {name: path for name, path in INITS if path.is_file()}
     for name in names:
@@ -697,7 +742,7 @@ def main():
             measure_reaping(present, orphans)
         progress(f"signal forwarding x {SIGNALS}")
         results["signal"] = measure_signals(present, siglat)
-    report(names, present, results)
+    report(names, present, results, load)
 
 
 if __name__ == "__main__":
