@@ -180,6 +180,32 @@ raw_get(struct loader *l, const struct raw_section *s, const char *key)
 	return found;
 }
 
+/*
+ * "[program: x ]" names program x: supervisord strips the name after the
+ * colon, so tend keeps sections under the stripped name.
+ */
+static const char *
+section_name(struct arena *a, const char *header)
+{
+	const char *colon = strchr(header, ':'), *start, *end;
+	size_t prefix;
+	char *name;
+
+	if (!colon)
+		return header;
+	prefix = (size_t)(colon - header) + 1;
+	for (start = colon + 1; *start == ' ' || *start == '\t'; start++)
+		;
+	for (end = start + strlen(start); end > start &&
+	    (end[-1] == ' ' || end[-1] == '\t'); end--)
+		;
+	if (!(name = arena_alloc(a, prefix + (size_t)(end - start) + 1)))
+		return NULL;
+	memcpy(name, header, prefix);
+	memcpy(name + prefix, start, (size_t)(end - start));
+	return name;
+}
+
 static int
 on_ini(void *user, const char *section, const char *key, const char *value,
     int line)
@@ -187,7 +213,9 @@ on_ini(void *user, const char *section, const char *key, const char *value,
 	struct loader *l = user;
 
 	if (!section) {
-		l->current = add_section(l, key, l->file, line);
+		const char *name = section_name(l->arena, key);
+
+		l->current = name ? add_section(l, name, l->file, line) : NULL;
 		return l->current ? 0 : -2;
 	}
 	return add_entry(l, l->current, key, value, l->file, line) < 0 ? -2 : 0;
@@ -850,6 +878,31 @@ warn_unknown_keys(struct loader *l, const struct raw_section *s)
 			    "ignored", s->name, e->key);
 }
 
+/*
+ * The next item of a comma-separated list, stripped of blanks, as
+ * supervisord's list_of_strings; NULL at the end. Empty items are skipped.
+ */
+static char *
+next_item(char **cursor)
+{
+	char *item, *end;
+
+	while (**cursor) {
+		item = *cursor;
+		end = item + strcspn(item, ",");
+		*cursor = *end ? end + 1 : end;
+		*end = '\0';
+		while (*item == ' ' || *item == '\t' || *item == '\n')
+			item++;
+		while (end > item && (end[-1] == ' ' || end[-1] == '\t' ||
+		    end[-1] == '\n'))
+			*--end = '\0';
+		if (*item)
+			return item;
+	}
+	return NULL;
+}
+
 /* The [group:x] that lists program, if any. */
 static const struct raw_section *
 group_of(struct loader *l, const char *program, const char **name)
@@ -858,15 +911,14 @@ group_of(struct loader *l, const char *program, const char **name)
 
 	for (s = l->sections; s; s = s->next) {
 		const struct raw_entry *e;
-		char *list, *item, *save = NULL;
+		char *list, *item;
 
 		if (strncmp(s->name, "group:", 6) != 0 ||
 		    !(e = raw_get(l, s, "programs")))
 			continue;
 		if (!(list = arena_strdup(l->arena, e->value)))
 			return NULL;
-		for (item = strtok_r(list, ", \t\n", &save); item;
-		    item = strtok_r(NULL, ", \t\n", &save)) {
+		while ((item = next_item(&list)) != NULL) {
 			if (strcmp(item, program) == 0) {
 				*name = s->name + 6;
 				return s;
@@ -1304,7 +1356,7 @@ check_groups(struct loader *l)
 
 	for (s = l->sections; s; s = s->next) {
 		const struct raw_entry *e;
-		char *names, *item, *save = NULL;
+		char *names, *item;
 		char section[300];
 
 		if (strncmp(s->name, "group:", 6) != 0)
@@ -1312,15 +1364,11 @@ check_groups(struct loader *l)
 		if (!valid_name(s->name + 6))
 			conf_error(l, s->file, s->line, "[%s]: a group name has "
 			    "no blanks, ':' or '/'", s->name);
-		if (!(e = raw_get(l, s, "programs"))) {
-			conf_error(l, s->file, s->line, "[%s]: programs= is "
-			    "required", s->name);
-			continue;
-		}
+		if (!(e = raw_get(l, s, "programs")))
+			continue;	/* an empty group, as in supervisord */
 		if (!(names = arena_strdup(l->arena, e->value)))
 			return out_of_memory(l);
-		for (item = strtok_r(names, ", \t\n", &save); item;
-		    item = strtok_r(NULL, ", \t\n", &save)) {
+		while ((item = next_item(&names)) != NULL) {
 			fmt_snprintf(section, sizeof(section), "program:%s", item);
 			if (!find_section(l, section))
 				conf_error(l, e->file, e->line, "programs: no "

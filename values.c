@@ -219,27 +219,32 @@ val_signal(const char *s, int *out, const char **err)
 	return 0;
 }
 
+/* supervisord's list_of_exitcodes: empty is an empty list. */
 int
 val_exitcodes(const char *s, unsigned char set[32], const char **err)
 {
 	memset(set, 0, 32);
-	for (;;) {
+	while (*s) {
 		char item[32];
-		const char *comma = strchr(s, ',');
-		size_t n = comma ? (size_t)(comma - s) : strlen(s);
+		size_t n = strcspn(s, ",");
 		long code;
 
-		if (n >= sizeof(item) || parse_long((memcpy(item, s, n),
-		    item[n] = '\0', item), &code) < 0 || code < 0 || code > 255) {
-			*err = "expected a comma-separated list of exit codes "
-			    "0..255 (such as 0,2)";
-			return -1;
-		}
+		if (n >= sizeof(item))
+			goto bad;
+		memcpy(item, s, n);
+		item[n] = '\0';
+		if (parse_long(item, &code) < 0 || code < 0 || code > 255)
+			goto bad;
 		set[code / 8] |= (unsigned char)(1u << (code % 8));
-		if (!comma)
-			return 0;
-		s = comma + 1;
+		s += n;
+		if (*s == ',' && !*++s)
+			goto bad;	/* "0," as int('') fails */
 	}
+	return 0;
+bad:
+	*err = "expected a comma-separated list of exit codes 0..255 (such "
+	    "as 0,2)";
+	return -1;
 }
 
 int
@@ -393,7 +398,8 @@ next_token(const char **sp, size_t *len, const char **err)
 		}
 		s = close + 1;
 	} else if (is_wordchar(*s)) {
-		while (is_wordchar(*s))
+		/* a quote inside a word belongs to the word, as in shlex */
+		while (is_wordchar(*s) || *s == '"' || *s == '\'')
 			s++;
 	} else {
 		s++;
@@ -567,10 +573,8 @@ format_value(struct strbuf *b, const struct format_spec *spec,
 	size_t len;
 	long pad, zeros = 0;
 
-	if (spec->conversion == 'd' && !is_number) {
-		if (!str || parse_long(str, &num) < 0)
-			return -1;	/* %d of a string, as Python refuses */
-	}
+	if (spec->conversion == 'd' && !is_number)
+		return -1;	/* Python refuses %d of a string, even "5" */
 	if (spec->conversion == 's' && !is_number) {
 		body = str;
 		len = strlen(str);
