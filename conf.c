@@ -775,6 +775,31 @@ program_add(struct loader *l, struct program_list *list)
 	return &list->items[list->n++];
 }
 
+/* TEND_* settings may hold programs' secrets: no child inherits them. */
+static bool
+is_tend_setting(const char *entry)
+{
+	return strncmp(entry, "TEND_", 5) == 0;
+}
+
+/* main's environment: tend's own, without the TEND_* settings. */
+static char **
+inherited_envp(struct loader *l)
+{
+	size_t n = 0;
+	char **envp, **e;
+
+	for (e = environ; *e; e++)
+		n++;
+	if (!(envp = arena_alloc(l->arena, (n + 1) * sizeof(*envp))))
+		return NULL;
+	for (n = 0, e = environ; *e; e++)
+		if (!is_tend_setting(*e))
+			envp[n++] = *e;
+	envp[n] = NULL;
+	return envp;
+}
+
 /*
  * The child's environment: tend's own (without the TEND_* settings, which
  * may hold other programs' secrets), SUPERVISOR_*, then [supervisord]
@@ -799,7 +824,7 @@ build_envp(struct loader *l, const struct program *p)
 	if (!(envp = arena_alloc(l->arena, (max + 1) * sizeof(*envp))))
 		return NULL;
 	for (e = environ; *e; e++)
-		if (strncmp(*e, "TEND_", 5) != 0)
+		if (!is_tend_setting(*e))
 			envp[n++] = *e;
 	for (layer = 0; layer < 3; layer++) {
 		for (j = 0; j < counts[layer]; j++) {
@@ -1227,26 +1252,27 @@ set_nothing(struct loader *l, const char *v, const char **err)
 static const struct setting {
 	const char *section, *key;
 	int (*set)(struct loader *, const char *value, const char **err);
+	bool secret;		/* never repeat the value in a message */
 } settings[] = {
-	{ "supervisord", "loglevel", set_loglevel },
-	{ "supervisord", "environment", set_global_environment },
-	{ "supervisord", "minfds", set_minfds },
-	{ "supervisord", "minprocs", set_minprocs },
-	{ "supervisord", "nodaemon", set_nothing },
-	{ "supervisord", "silent", set_nothing },
-	{ "supervisord", "pidfile", set_nothing },
-	{ "supervisord", "umask", set_nothing },
-	{ "supervisord", "directory", set_nothing },
-	{ "supervisord", "user", set_nothing },
-	{ "supervisord", "identifier", set_nothing },
-	{ "supervisord", "nocleanup", set_nothing },
-	{ "supervisord", "strip_ansi", set_nothing },
-	{ "supervisord", "logfile", set_nothing },
-	{ "supervisord", "logfile_maxbytes", set_nothing },
-	{ "supervisord", "logfile_backups", set_nothing },
-	{ "supervisord", "childlogdir", set_nothing },
-	{ "tend", "shutdown_timeout", set_shutdown_timeout },
-	{ "tend", "loglevel", set_loglevel },
+	{ "supervisord", "loglevel", set_loglevel, false },
+	{ "supervisord", "environment", set_global_environment, true },
+	{ "supervisord", "minfds", set_minfds, false },
+	{ "supervisord", "minprocs", set_minprocs, false },
+	{ "supervisord", "nodaemon", set_nothing, false },
+	{ "supervisord", "silent", set_nothing, false },
+	{ "supervisord", "pidfile", set_nothing, false },
+	{ "supervisord", "umask", set_nothing, false },
+	{ "supervisord", "directory", set_nothing, false },
+	{ "supervisord", "user", set_nothing, false },
+	{ "supervisord", "identifier", set_nothing, false },
+	{ "supervisord", "nocleanup", set_nothing, false },
+	{ "supervisord", "strip_ansi", set_nothing, false },
+	{ "supervisord", "logfile", set_nothing, false },
+	{ "supervisord", "logfile_maxbytes", set_nothing, false },
+	{ "supervisord", "logfile_backups", set_nothing, false },
+	{ "supervisord", "childlogdir", set_nothing, false },
+	{ "tend", "shutdown_timeout", set_shutdown_timeout, false },
+	{ "tend", "loglevel", set_loglevel, false },
 };
 
 static const struct setting *
@@ -1302,8 +1328,12 @@ read_settings(struct loader *l, const char *section)
 			    e->file, e->line, section, e->key);
 			break;
 		default:
-			conf_error(l, e->file, e->line, "%s: %s, got '%s'",
-			    e->key, err, v);
+			if (set->secret)
+				conf_error(l, e->file, e->line, "%s: %s", e->key,
+				    err);
+			else
+				conf_error(l, e->file, e->line, "%s: %s, got '%s'",
+				    e->key, err, v);
 			break;
 		}
 	}
@@ -1432,6 +1462,8 @@ add_main(struct loader *l, struct program_list *list, char **command,
 	p->is_main = true;
 	p->forward_group = group;
 	p->priority = p->group_priority = LONG_MAX;
+	if (!(p->envp = inherited_envp(l)))
+		out_of_memory(l);
 }
 
 static void
@@ -1488,8 +1520,6 @@ conf_load(struct config *c, const struct conf_request *req)
 			read_includes(&l, c->file);
 	}
 	apply_overrides(&l);
-	if (l.errors)
-		return l.errors;
 	read_settings(&l, "supervisord");
 	read_settings(&l, "tend");
 	check_sections(&l, &list);

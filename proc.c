@@ -78,7 +78,8 @@ fork_with_pipe(int pipefd[2])
 }
 
 pid_t
-proc_spawn(char *const argv[], const sigset_t *mask, int *errfd)
+proc_spawn(char *const argv[], char *const envp[], const sigset_t *mask,
+    int *errfd)
 {
 	int pipefd[2];
 	pid_t pid = fork_with_pipe(pipefd);
@@ -90,7 +91,7 @@ proc_spawn(char *const argv[], const sigset_t *mask, int *errfd)
 
 		child_take_terminal();
 		sig_setmask(mask, NULL);
-		execvp(argv[0], argv);
+		execvpe(argv[0], argv, envp);
 		err = errno;
 		child_fail(pipefd[1], STAGE_EXEC, err);
 	}

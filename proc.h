@@ -9,14 +9,15 @@
 #include <sys/types.h>
 
 /*
- * Forks and execs argv (PATH lookup) in a new process group which, when
+ * Forks and execs argv (PATH lookup) with envp in a new process group which, when
  * tend's group owns the terminal, becomes the terminal's foreground group.
  * The child gets mask as its signal mask. On success returns the pid and
  * stores in *errfd a pipe that yields the exec errno if exec failed (read
  * it with proc_exec_errno once the child is reaped). Returns -1 with errno
  * set when fork itself fails.
  */
-pid_t proc_spawn(char *const argv[], const sigset_t *mask, int *errfd);
+pid_t proc_spawn(char *const argv[], char *const envp[], const sigset_t *mask,
+    int *errfd);
 
 struct program;
 

@@ -158,7 +158,7 @@ spawn(struct proc *p, long long now)
 	p->laststart = now;
 	p->deadline = 0;
 	set_state(p, STATE_STARTING);
-	pid = c->is_main ? proc_spawn(c->argv, progs.mask, &p->errfd) :
+	pid = c->is_main ? proc_spawn(c->argv, c->envp, progs.mask, &p->errfd) :
 	    proc_spawn_program(c, &p->errfd);
 	if (pid < 0) {
 		plog(p, LOG_WARN, "spawnerr: cannot fork '%s': %s", c->name,
