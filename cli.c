@@ -6,14 +6,13 @@
  */
 #include <errno.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "fmt.h"
 #include "cli.h"
 #include "config.h"
+#include "fmt.h"
 #include "log.h"
 #include "sig.h"
 #include "values.h"

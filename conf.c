@@ -14,7 +14,6 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -23,11 +22,11 @@
 #include <unistd.h>
 
 #define INI_IMPLEMENTATION
-#include "fmt.h"
 #include "ini.h"
 
 #include "conf.h"
 #include "config.h"
+#include "fmt.h"
 #include "log.h"
 #include "sig.h"
 
@@ -1005,9 +1004,10 @@ build_program(struct loader *l, const struct raw_section *s,
 		p->line = s->line;
 		p->numprocs = probe.numprocs;
 		p->stopsignal = SIGTERM;
+		/* the same mistake would be reported once per process */
 		if (read_process(l, s, p, program,
 		    (int)(probe.numprocs_start + i), i ? READ_OTHER : READ_FIRST))
-			continue;
+			return;
 		p->group_priority = gs ? gprio : p->priority;
 		if (!raw_get(l, s, "killasgroup"))
 			p->killasgroup = p->stopasgroup;

@@ -125,8 +125,8 @@ begin_shutdown(int stop_signal)
 static void
 start_killing(void)
 {
-	log_warnx("shutdown budget of %ld ms over (grace period), killing "
-	    "what remains", init.config.shutdown_ms);
+	log_warnx("shutdown budget of %ld ms is over, killing what remains",
+	    init.config.shutdown_ms);
 	init.phase = PHASE_KILLING;
 	init.budget = 0;
 	signal_everyone(SIGKILL);

@@ -6,13 +6,12 @@
  */
 #include <errno.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "fmt.h"
 #include "config.h"
+#include "fmt.h"
 #include "log.h"
 
 static int log_level = LOG_WARN;

@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,8 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fmt.h"
 #include "conf.h"
+#include "fmt.h"
 #include "log.h"
 #include "proc.h"
 #include "sig.h"
@@ -134,16 +133,27 @@ child_close_fds(void)
 		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
+/*
+ * Default dispositions for every signal, through the system call itself:
+ * libc's sigaction refuses 32 to 34, which a parent may still have
+ * ignored. SIG_DFL needs no restorer.
+ */
 static void
 child_reset_signals(void)
 {
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	struct {
+		void (*handler)(int);
+		unsigned long flags;
+		void (*restorer)(void);
+		unsigned char mask[SIG_MAX / 8];
+	} dfl = { .handler = SIG_DFL };
 	sigset_t none;
 	int sig;
 
 	for (sig = 1; sig <= SIG_MAX; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
-			(void)sigaction(sig, &dfl, NULL);
+			(void)syscall(SYS_rt_sigaction, sig, &dfl, NULL,
+			    sizeof(dfl.mask));
 	sigemptyset(&none);
 	(void)sig_setmask(&none, NULL);
 }

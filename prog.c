@@ -7,17 +7,17 @@
  * minimal restart interval of a program that dies at once.
  *
  * The command given after -- is the process "main": critical, never
- * restarted, spawned with tend's own environment, descriptors and signal
- * mask, and the one that signals to tend are forwarded to.
+ * restarted, spawned with tend's own environment (less TEND_*),
+ * descriptors and signal mask, and the one that signals to tend are
+ * forwarded to.
  */
 #include <errno.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 
-#include "fmt.h"
 #include "config.h"
+#include "fmt.h"
 #include "log.h"
 #include "mem.h"
 #include "proc.h"
@@ -52,12 +52,6 @@ static const char *const state_names[] = {
 	[STATE_STOPPING] = "STOPPING", [STATE_EXITED] = "EXITED",
 	[STATE_FATAL] = "FATAL", [STATE_UNKNOWN] = "UNKNOWN",
 };
-
-const char *
-prog_state_name(enum prog_state s)
-{
-	return state_names[s];
-}
 
 /* main's transitions stay at info: single-command mode is quiet. */
 static void plog(const struct proc *p, enum log_level level,

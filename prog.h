@@ -59,7 +59,4 @@ bool prog_forward_to_main(int sig);
 int prog_main_status(void);
 bool prog_has_main(void);
 
-/* The name of a state, as supervisord writes it. */
-const char *prog_state_name(enum prog_state s);
-
 #endif

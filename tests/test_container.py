@@ -33,6 +33,7 @@ BUILD_TIMEOUT = 600
 READY_TIMEOUT = 60	# until a detached command prints its ready line
 STOP_TIMEOUT = 10	# podman's own SIGKILL after this (podman stop -t)
 STOP_LIMIT = 8.0	# a stop ended by tend must take less than this
+BUDGET_OVER = "tend: warning: shutdown budget of {} ms is over, killing what remains"
 
 # Created by a rootful podman outside --root/--runroot whatever the
 # configuration says; removed afterwards if they did not exist before
@@ -387,7 +388,7 @@ def test_stop_runs_the_commands_trap(podman, container):
     assert podman.wait(name) == 7
     logs = podman.logs(name)
     assert "trapped" in logs.splitlines()
-    assert "grace period" not in logs
+    assert "shutdown budget" not in logs
     # Well under podman's own timeout: tend exited, podman did not SIGKILL.
     assert elapsed < STOP_LIMIT, logs
 
@@ -399,7 +400,7 @@ def test_tend_kills_after_its_grace(podman, container):
     elapsed = timed_stop(podman, name)
     assert podman.wait(name) == 128 + signal.SIGKILL
     logs = podman.logs(name)
-    assert "tend: warning: grace period of 1000 ms over, killing what remains" \
+    assert BUDGET_OVER.format(1000) \
         in logs.splitlines()
     assert 0.9 <= elapsed < STOP_LIMIT, logs
 
@@ -442,7 +443,7 @@ def test_grandchild_cleans_up_on_stop(podman, container):
     assert podman.wait(name) == 128 + signal.SIGTERM
     logs = podman.logs(name)
     assert "grandchild-cleanup" in logs.splitlines(), logs
-    assert "grace period" not in logs
+    assert "shutdown budget" not in logs
     assert elapsed < STOP_LIMIT, logs
 
 
@@ -457,6 +458,6 @@ def test_default_grace_ends_before_podmans_timeout(podman, container):
     elapsed = timed_stop(podman, name)
     assert podman.wait(name) == 128 + signal.SIGTERM
     logs = podman.logs(name)
-    assert "tend: warning: grace period of 8000 ms over, killing what remains" \
+    assert BUDGET_OVER.format(8000) \
         in logs.splitlines(), logs
     assert elapsed >= 7.9, logs
