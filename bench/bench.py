@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """
-bench.py: tend side by side with tini-static, dumb-init and catatonit.
+bench.py: tend side by side with tini-static, dumb-init and catatonit, then
+with supervisord supervising the same 10 programs.
 
 Run from anywhere as `/usr/bin/python3 bench/bench.py` (Python 3 standard
 library only; root, or unprivileged user namespaces, for unshare). It
-prints one Markdown report on stdout; progress goes to stderr.
+prints one Markdown report with two tables on stdout; progress goes to
+stderr.
 
 Every measurement runs all the inits in the same process, interleaved or
 side by side, so that machine noise hits them alike. Where an init must be
@@ -18,9 +20,11 @@ import datetime
 import os
 import platform
 import random
+import re
 import resource
 import select
 import signal
+import stat
 import statistics
 import subprocess
 import sys
@@ -47,6 +51,48 @@ TRUE_WARMUP = 20
 ORPHANS = 10_000               # orphans per reaping run; fewer if limits bite
 REAP_RUNS = 3
 SIGNALS = 200                  # SIGUSR1 per init for the forwarding latency
+
+# The second table: (column name, binary, arguments before the file).
+SUPERVISORS = [
+    ("tend", REPO / "tend", ["-c"]),
+    ("supervisord", Path("/usr/bin/supervisord"), ["-n", "-c"]),
+]
+SUPERVISED_BASELINE = "supervisord"
+PROGRAMS = 10                  # [program:pN] sections, each PROGRAM_ARGV
+PROGRAM_ARGV = ["sleep", "100000"]
+SUPERVISE_RUNS = 5             # start, restarts and shutdown per supervisor
+RESTARTS = 20                  # SIGKILLs per supervisor, over the runs
+# tend restarts a program that dies within 1 s of its start only 1 s after
+# that start (MIN_RESTART_MS, against crash loops): kill older ones only.
+KILL_AFTER_S = 1.2
+# /proc is polled with this sleep (about 0.1 ms a round in all), not in a
+# busy loop: on 2 CPUs a spinning poller delays the killed program's exit
+# and the restarted one's exec that it is timing.
+FINE_POLL_S = 0.00005
+
+# One file for both supervisors. supervisord needs its own section, which
+# tend accepts and ignores (an info line per key); %(here)s keeps every
+# path inside the run's own directory.
+SUPERVISE_CONF = """\
+[supervisord]
+nodaemon = true
+user = root
+loglevel = info
+logfile = %(here)s/supervisord.log
+pidfile = %(here)s/supervisord.pid
+childlogdir = %(here)s
+""" + "".join(f"""
+[program:p{i}]
+command = {' '.join(PROGRAM_ARGV)}
+startsecs = 0
+autorestart = true
+stdout_logfile = NONE
+stderr_logfile = NONE
+""" for i in range(PROGRAMS))
+
+# Both log this line as a program enters RUNNING: tend on stderr,
+# supervisord in its log file, which -n also echoes on stdout.
+RUNNING_LINE = re.compile(r"success: \S+ entered RUNNING state")
 
 # `orphans N` makes N orphans exit at once and prints the ms until all are
 # reaped. `orphans N self`, run as PID 1 itself, ignores SIGCHLD so that the
@@ -297,12 +343,14 @@ class Pid1:
     """
 
     def __init__(self, argv, stdout=subprocess.DEVNULL,
-                 stderr=subprocess.DEVNULL):
+                 stderr=subprocess.DEVNULL, exe=None):
         # Without root, a user namespace grants what unshare needs.
         user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
         cmd = ["unshare", *user, "--pid", "--fork", "--mount-proc",
                "--kill-child", *argv]
-        self.init_path = os.path.realpath(argv[0])
+        # exe: what /proc/PID/exe shows once exec'd, if not argv[0] (the
+        # interpreter of a script)
+        self.init_path = os.path.realpath(exe or argv[0])
         self.pid = None  # the init's host pid, once known
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                      stdout=stdout, stderr=stderr)
@@ -587,6 +635,231 @@ def compile_helper(tmp, name, source):
     return str(exe)
 
 
+# --- the second table: supervising PROGRAMS programs -----------------------
+
+def interpreter(path):
+    """What /proc/PID/exe shows for path: its #! interpreter if a script."""
+    with open(path, "rb") as f:
+        head = f.readline(256)
+    words = head[2:].split() if head.startswith(b"#!") else []
+    return os.path.realpath(words[0].decode() if words else path)
+
+
+def is_program(pid):
+    """Whether pid has exec'd PROGRAM_ARGV (until then it shows its
+    parent's command line)."""
+    argv = read_file(f"/proc/{pid}/cmdline").split("\0")[:-1]
+    return (argv[1:] == PROGRAM_ARGV[1:] and
+            os.path.basename(argv[0]) == PROGRAM_ARGV[0])
+
+
+def exited(pid):
+    """Whether pid has exited: a zombie, or already reaped."""
+    state = read_file(f"/proc/{pid}/stat").rpartition(")")[2].split()[:1]
+    return not state or state[0] in ("Z", "X")
+
+
+class Supervising(Pid1):
+    """A supervisor as PID 1 on SUPERVISE_CONF, in a directory of its own.
+
+    Its stdout and stderr go to the file `out` there, where both
+    supervisors write their log lines.
+    """
+
+    def __init__(self, path, args, rundir):
+        rundir.mkdir()
+        conf = rundir / "supervisord.conf"
+        conf.write_text(SUPERVISE_CONF)
+        self.out = rundir / "out"
+        self.seen = {}  # program pid: now_ns() when first seen exec'd
+        with open(self.out, "wb") as out:  # the child keeps its own copy
+            super().__init__([str(path), *args, str(conf)], stdout=out,
+                             stderr=out, exe=interpreter(path))
+
+    def check(self):
+        """Fails at once, not on a timeout, once PID 1 is gone."""
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"PID 1 exited, unshare with status "
+                               f"{self.proc.returncode}")
+
+    def programs(self):
+        """Host pids of PID 1's children that have exec'd their program."""
+        self.check()
+        found = {pid for pid in children(self.pid)
+                 if pid in self.seen or is_program(pid)}
+        for pid in found - self.seen.keys():
+            self.seen[pid] = now_ns()
+        return found
+
+    def uptime(self, pid):
+        """Seconds since pid was first seen exec'd: at most its uptime."""
+        return (now_ns() - self.seen[pid]) / 1e9
+
+    def running(self):
+        """How many times a program has entered RUNNING so far."""
+        self.check()
+        return len(RUNNING_LINE.findall(read_file(self.out)))
+
+
+def restart_once(s, rng, running_after):
+    """ms from SIGKILL of one program to its replacement's exec.
+
+    The victim is one of the programs up for KILL_AFTER_S. The replacement
+    must then be RUNNING, the running_after-th such line, before the next
+    kill.
+    """
+    before = s.programs()
+    if len(before) != PROGRAMS:
+        raise RuntimeError(f"{len(before)} programs running, not {PROGRAMS}")
+    time.sleep(max(0, KILL_AFTER_S - max(map(s.uptime, before))))
+    victim = rng.choice(sorted(pid for pid in before
+                               if s.uptime(pid) >= KILL_AFTER_S))
+    sent = now_ns()
+    os.kill(victim, signal.SIGKILL)
+    poll_until("a restarted program", lambda: s.programs() - before,
+               timeout=5, interval=FINE_POLL_S)
+    ms = (now_ns() - sent) / 1e6
+    poll_until("the restarted program to be RUNNING",
+               lambda: s.running() >= running_after, timeout=5)
+    return ms
+
+
+def stop(s):
+    """ms from SIGTERM to PID 1 to unshare's exit, and how many of them
+    came after every program had exited."""
+    programs = s.programs()
+    last_exit = None
+    sent = now_ns()
+    os.kill(s.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 60
+    while s.proc.poll() is None:
+        if last_exit is None and all(exited(pid) for pid in programs):
+            last_exit = now_ns()
+        if time.monotonic() > deadline:
+            raise TimeoutError("timed out waiting for the shutdown")
+        time.sleep(FINE_POLL_S)
+    ended = now_ns()
+    return (ended - sent) / 1e6, (ended - (last_exit or ended)) / 1e6
+
+
+def supervise_once(name, path, args, rundir, rng, kills, wakeups):
+    """One run: start, memory, wake-ups if asked, restarts, shutdown.
+
+    Returns {metric: [samples]}.
+    """
+    got = {}
+    start = now_ns()
+    with Supervising(path, args, rundir) as s:
+        pid = s.find_init()
+        poll_until(f"{PROGRAMS} programs", lambda: len(s.programs())
+                   >= PROGRAMS, timeout=20, interval=FINE_POLL_S)
+        got["exec"] = [(now_ns() - start) / 1e6]
+        poll_until(f"{PROGRAMS} programs to be RUNNING",
+                   lambda: s.running() >= PROGRAMS, timeout=20,
+                   interval=FINE_POLL_S)
+        got["running"] = [(now_ns() - start) / 1e6]
+        time.sleep(0.5)  # let start-up work settle
+        got["rss"] = [status_fields(pid)["VmRSS"]]
+        got["pss"] = [pss_kib(pid)]
+        if wakeups:
+            got["wakeups"] = [count_wakeups({name: pid})[name]]
+        got["restart"] = [restart_once(s, rng, PROGRAMS + k + 1)
+                          for k in range(kills)]
+        stopped, after_last = stop(s)
+        got["stop"], got["after_last"] = [stopped], [after_last]
+    return got
+
+
+def measure_supervision(supervisors, tmp):
+    """({metric: {name: median}}, {name: error}) over SUPERVISE_RUNS runs.
+
+    The runs alternate between the supervisors, in a shuffled order each
+    round; RESTARTS kills are spread over a supervisor's runs. A
+    supervisor whose run fails (a timeout, PID 1 gone) gets no more runs
+    and n/a.
+    """
+    samples = {name: {} for name in supervisors}
+    failed = {}
+    rng = random.Random(3)
+    order = list(supervisors)
+    for run in range(SUPERVISE_RUNS):
+        rng.shuffle(order)
+        kills = (RESTARTS // SUPERVISE_RUNS +
+                 (run < RESTARTS % SUPERVISE_RUNS))
+        for name in order:
+            if name in failed:
+                continue
+            progress(f"supervising {PROGRAMS} programs: {name}, run "
+                     f"{run + 1} of {SUPERVISE_RUNS}")
+            path, args = supervisors[name]
+            rundir = Path(tmp, f"{name}.{run}")
+            try:
+                got = supervise_once(name, path, args, rundir, rng, kills,
+                                     wakeups=run == 0)
+            except (TimeoutError, RuntimeError, OSError) as e:
+                progress(f"{name} failed: {e}; its column will be n/a")
+                failed[name] = f"{e} (run {run + 1}); its output: " + \
+                    " / ".join(read_file(rundir / "out").splitlines()[-3:])
+                continue
+            for metric, values in got.items():
+                samples[name].setdefault(metric, []).extend(values)
+    medians = {}
+    for name, metrics in samples.items():
+        if name in failed:
+            continue
+        for metric, values in metrics.items():
+            medians.setdefault(metric, {})[name] = median(values)
+    return medians, failed
+
+
+def package_bytes(path):
+    """(package, bytes) of the Debian package that holds path: the regular
+    files dpkg lists, plus the byte-compiled __pycache__ files of its
+    modules (made at install, not listed). (None, None) without dpkg."""
+    try:
+        owner = subprocess.run(["dpkg", "-S", str(path)], capture_output=True,
+                               text=True, timeout=30)
+        package = owner.stdout.split(":")[0].strip()
+        files = subprocess.run(["dpkg", "-L", package], capture_output=True,
+                               text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None, None
+    if owner.returncode != 0 or files.returncode != 0:
+        return None, None
+    paths = set()
+    for line in files.stdout.splitlines():
+        listed = Path(line)
+        paths.add(listed)
+        if listed.suffix == ".py":
+            paths.update(listed.parent.glob(f"__pycache__/{listed.stem}.*"))
+    total = 0
+    for listed in paths:
+        try:
+            st = listed.lstat()
+        except OSError:
+            continue  # dpkg's "diverted by" lines and the like
+        if stat.S_ISREG(st.st_mode):
+            total += st.st_size
+    return package, total
+
+
+def footprints(supervisors):
+    """{name: bytes}: a binary's size; for a script, its interpreter's plus
+    its package's. Also {name: (interpreter, bytes, package, bytes)}."""
+    sizes, parts = {}, {}
+    for name, (path, _) in supervisors.items():
+        exe = interpreter(path)
+        if exe == os.path.realpath(path):
+            sizes[name] = path.stat().st_size
+            continue
+        package, pkg_bytes = package_bytes(path)
+        exe_bytes = os.stat(exe).st_size
+        parts[name] = (exe, exe_bytes, package, pkg_bytes)
+        if pkg_bytes is not None:
+            sizes[name] = exe_bytes + pkg_bytes
+    return sizes, parts
+
+
 # --- the report -------------------------------------------------------------
 
 def version(path):
@@ -626,9 +899,16 @@ def ratio(a, b):
     return f"{a / b:.2f}×"
 
 
-def table(names, rows):
+def small_ratio(a, b):
+    """ratio() with two significant digits below 1, as for 0.0012×."""
+    if a is None or b is None or b == 0 or a / b >= 1:
+        return ratio(a, b)
+    return f"{a / b:.2g}×"
+
+
+def table(names, rows, baseline=BASELINE):
     """rows: (label, {name: cell text}, ratio text)."""
-    header = ["metric", *names, f"tend ÷ {BASELINE}"]
+    header = ["metric", *names, f"tend ÷ {baseline}"]
     lines = ["| " + " | ".join(header) + " |",
              "|:--" + "|--:" * (len(header) - 1) + "|"]
     for label, cells, rel in rows:
@@ -716,6 +996,104 @@ Legend:
   for every row.""")
 
 
+def report_supervision(names, paths, r):
+    def row(label, values, digits=0, suffix=""):
+        cells = {n: fmt(values.get(n), digits, suffix) for n in names}
+        rel = small_ratio(values.get("tend"),
+                          values.get(SUPERVISED_BASELINE))
+        return (label, cells, rel)
+
+    m = r["supervise"]
+    size_row = row("on disk (bytes)", r["footprint"])
+    for n in r["footprint_parts"]:
+        size_row[1][n] += "²"
+    runs = f"median of {SUPERVISE_RUNS}"
+    command = " ".join(PROGRAM_ARGV)
+    kill_after = f"{KILL_AFTER_S:g} s"
+    rows = [
+        size_row,
+        row(f"VmRSS of PID 1, all RUNNING (KiB, {runs})", m.get("rss", {})),
+        row(f"Pss of PID 1, all RUNNING (KiB, {runs})", m.get("pss", {})),
+        row(f"start to {PROGRAMS} programs exec'd (ms, {runs})",
+            m.get("exec", {}), 1),
+        row(f"start to {PROGRAMS} programs RUNNING (ms, {runs})",
+            m.get("running", {}), 1),
+        row(f"restart after SIGKILL (ms, median of {RESTARTS})",
+            m.get("restart", {}), 2),
+        row(f"SIGTERM to exit of PID 1 (ms, {runs})", m.get("stop", {}), 1),
+        row(f"… of which after the last program's exit (ms, {runs})",
+            m.get("after_last", {}), 2),
+        row(f"idle wake-ups in {WAKEUP_WINDOW_S:g} s, all RUNNING "
+            "(context switches)", m.get("wakeups", {})),
+    ]
+
+    print(f"\n## Supervision of {PROGRAMS} programs: tend vs. supervisord\n")
+    for n in names:
+        where = paths.get(n)
+        if where is None:
+            desc = "not installed"
+        elif n in r["footprint_parts"]:
+            exe = r["footprint_parts"][n][0]
+            desc = (f"`{where}` {version(where)}, a script run by `{exe}`, "
+                    f"{version(exe)}")
+        else:
+            desc = f"`{where}`, {version(where)}"
+        print(f"- {n}: {desc}")
+    for n, error in r["supervise_failed"].items():
+        print(f"- {n} FAILED, so n/a: {error}")
+    print()
+    print(table(names, rows, SUPERVISED_BASELINE))
+    print()
+    for n, (exe, exe_bytes, package, pkg_bytes) in \
+            r["footprint_parts"].items():
+        print(f"² interpreter + package, not comparable with a static "
+              f"binary: `{exe}` ({exe_bytes:,} bytes, dynamically linked: "
+              f"without its shared libraries and standard library) + the "
+              f"{package or '?'} package ({fmt(pkg_bytes)} bytes: every "
+              f"regular file of `dpkg -L {package or '?'}`, with the "
+              f"byte-compiled modules and the documentation).")
+    print(f"""
+Legend:
+- Both read the same file: a [supervisord] section (nodaemon, user=root,
+  logfile, pidfile and childlogdir in a temporary directory; tend ignores
+  these keys) and {PROGRAMS} [program:pN] sections with
+  `command={command}`, startsecs=0, autorestart=true and
+  stdout/stderr_logfile=NONE. Each runs as PID 1 of a fresh PID namespace
+  (`unshare --pid --fork --mount-proc --kill-child tend -c FILE`, `...
+  supervisord -n -c FILE`), stdout and stderr to a file, where both write
+  their log lines. The runs alternate between the two in a shuffled
+  order; each is a start, the memory, the wake-ups (first run only),
+  {RESTARTS // SUPERVISE_RUNS} restarts and a shutdown.
+- On disk: st_size of tend's static binary; for supervisord see ².
+- VmRSS / Pss: as in the first table, of PID 1 0.5 s after the last
+  program entered RUNNING. Pss splits shared pages between the processes
+  mapping them, so supervisord's share of python3's pages shrinks with
+  every other python3 running, this bench included.
+- Start to exec'd: CLOCK_MONOTONIC before starting unshare to when all
+  {PROGRAMS} children of PID 1 have exec'd their command (/proc polled about
+  every 0.1 ms). It includes unshare and the supervisor's own start-up;
+  supervisord starts no program before its first 1 s poll has timed out.
+- Start to RUNNING: the same start, to the {PROGRAMS}th `success: pN entered
+  RUNNING state` line in the file (polled alike). supervisord declares
+  RUNNING on a later pass of its 1 s loop, even with startsecs=0.
+- Restart: all {PROGRAMS} RUNNING, one program up for {kill_after} or more,
+  chosen at random, is SIGKILLed from outside; CLOCK_MONOTONIC before
+  kill() to when a new child of PID 1 has exec'd (/proc polled about
+  every 0.1 ms). This includes the kernel's delivery of SIGKILL and the
+  exit. The next kill waits for the replacement's RUNNING line. tend
+  restarts a program that dies within 1 s of its start only 1 s after
+  that start (against crash loops; MIN_RESTART_MS), hence the {kill_after}.
+- SIGTERM to exit: kill(SIGTERM) to the host pid of PID 1, to the return
+  of waitpid for unshare, which exits right after its child (polled about
+  every 0.1 ms). Every program exits at once on SIGTERM. The next row is
+  the part after all {PROGRAMS} programs were seen exited (a zombie or gone).
+  supervisord handles the SIGTERM only when its 1 s poll times out.
+- Wake-ups: as in the first table, of PID 1 with all {PROGRAMS} programs
+  RUNNING and nothing to do, in the first run.
+- Ratio column: tend's value divided by supervisord's; below 1 is better
+  for every row.""")
+
+
 def main():
     # tend otherwise looks for /etc/tend.ini or a supervisord.conf even
     # when given a command; a host's supervisor config must not be timed.
@@ -730,6 +1108,14 @@ def main():
         "size": {n: p.stat().st_size for n, p in present.items()},
         "linkage": {n: elf_linkage(p) for n, p in present.items()},
     }
+    supervisors = {name: (path, args) for name, path, args in SUPERVISORS
+                   if path.is_file()}
+    sup_names = [name for name, _, _ in SUPERVISORS]
+    for name in sup_names:
+        if name not in supervisors:
+            progress(f"{name} not found, its column will be n/a")
+    results["footprint"], results["footprint_parts"] = \
+        footprints(supervisors)
     with tempfile.TemporaryDirectory(prefix="tend-bench.") as tmp:
         orphans = compile_helper(tmp, "orphans", ORPHANS_C)
         siglat = compile_helper(tmp, "siglat", SIGLAT_C)
@@ -742,7 +1128,12 @@ def main():
             measure_reaping(present, orphans)
         progress(f"signal forwarding x {SIGNALS}")
         results["signal"] = measure_signals(present, siglat)
+        results["supervise"], results["supervise_failed"] = \
+            measure_supervision(supervisors, tmp)
     report(names, present, results, load)
+    report_supervision(sup_names,
+                       {n: path for n, (path, _) in supervisors.items()},
+                       results)
 
 
 if __name__ == "__main__":
