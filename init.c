@@ -221,16 +221,21 @@ handle_signal(int sig)
 		    sig_name(sig, name));
 }
 
-/* Signals coalesce and several may be queued: drain until EAGAIN. */
+/*
+ * Several signals may be queued: read until the queue is empty. A short
+ * read means it was; a signal arriving after it makes the descriptor
+ * readable again and epoll reports it, so no extra read is needed.
+ */
 static void
 read_signals(void)
 {
 	struct signalfd_siginfo si[8];
+	ssize_t n;
 
-	for (;;) {
-		ssize_t n = read(init.signals.fd, si, sizeof(si));
+	do {
 		size_t i;
 
+		n = read(init.signals.fd, si, sizeof(si));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -241,7 +246,7 @@ read_signals(void)
 		for (i = 0; i < (size_t)n / sizeof(si[0]); i++)
 			if (!sent_by_self(&si[i]))
 				handle_signal((int)si[i].ssi_signo);
-	}
+	} while (n < 0 || n == (ssize_t)sizeof(si));
 }
 
 /*
