@@ -94,17 +94,13 @@ void log_error(const char *fmt, ...) { LOG_AT(LOG_ERROR, 0); }
 void log_warn(const char *fmt, ...) { LOG_AT(LOG_WARN, 1); }
 void log_warnx(const char *fmt, ...) { LOG_AT(LOG_WARN, 0); }
 void log_info(const char *fmt, ...) { LOG_AT(LOG_INFO, 0); }
+void log_debug(const char *fmt, ...) { LOG_AT(LOG_DEBUG, 0); }
 
 void
-log_at(enum log_level level, const char *fmt, ...)
+log_vat(enum log_level level, const char *fmt, va_list ap)
 {
-	va_list ap;
-
-	if (!log_enabled(level))
-		return;
-	va_start(ap, fmt);
-	vlog(level_names[level], 0, fmt, ap);
-	va_end(ap);
+	if (log_enabled(level))
+		vlog(level_names[level], 0, fmt, ap);
 }
 
 /* Shown at every level, without a level word: asked-for reports. */
@@ -117,7 +113,6 @@ log_notice(const char *fmt, ...)
 	vlog("", 0, fmt, ap);
 	va_end(ap);
 }
-void log_debug(const char *fmt, ...) { LOG_AT(LOG_DEBUG, 0); }
 
 void
 fatal(int status, const char *fmt, ...)

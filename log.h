@@ -6,6 +6,7 @@
 #ifndef TEND_LOG_H
 #define TEND_LOG_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -24,7 +25,8 @@ void log_error(const char *fmt, ...) PRINTF(1, 2);
 void log_warn(const char *fmt, ...) PRINTF(1, 2);
 void log_warnx(const char *fmt, ...) PRINTF(1, 2);
 void log_notice(const char *fmt, ...) PRINTF(1, 2);
-void log_at(enum log_level level, const char *fmt, ...) PRINTF(2, 3);
+void log_vat(enum log_level level, const char *fmt, va_list ap)
+    PRINTF(2, 0);
 void log_info(const char *fmt, ...) PRINTF(1, 2);
 void log_debug(const char *fmt, ...) PRINTF(1, 2);
 _Noreturn void fatal(int status, const char *fmt, ...) PRINTF(2, 3);

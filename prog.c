@@ -60,17 +60,13 @@ static void plog(const struct proc *p, enum log_level level,
 static void
 plog(const struct proc *p, enum log_level level, const char *fmt, ...)
 {
-	char msg[LOG_LINE_MAX];
 	va_list ap;
 
 	if (p->conf->is_main && level == LOG_WARN)
 		level = LOG_INFO;
-	if (!log_enabled(level))
-		return;
 	va_start(ap, fmt);
-	fmt_vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_vat(level, fmt, ap);
 	va_end(ap);
-	log_at(level, "%s", msg);
 }
 
 static void
