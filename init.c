@@ -14,6 +14,7 @@
  * the last process is reaped.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -400,11 +401,27 @@ loop(void)
 	}
 }
 
+/*
+ * A closed 0, 1 or 2 would be taken by the next descriptor tend opens,
+ * and its messages would go there: fill the gaps with /dev/null.
+ */
+static void
+ensure_std_fds(void)
+{
+	int fd;
+
+	for (fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
+		    open("/dev/null", O_RDWR) != fd)
+			_exit(1);
+}
+
 int
 main(int argc, char **argv)
 {
 	pid_t parent = getppid();
 
+	ensure_std_fds();
 	block_signals();
 	cli_parse(argc, argv, &init.opts);
 	load_config();

@@ -98,23 +98,33 @@ proc_spawn(char *const argv[], char *const envp[], const sigset_t *mask,
 	return pid;
 }
 
-/* dup2 of a target onto fd; a file is opened as the child, before setuid. */
+/*
+ * Puts the open descriptor from at to, without close-on-exec. When tend
+ * itself had to was closed, open() may already have returned it.
+ */
+static int
+move_fd(int from, int to)
+{
+	if (from < 0)
+		return -1;
+	if (from == to)
+		return fcntl(to, F_SETFD, 0);
+	if (dup2(from, to) < 0)
+		return -1;
+	close(from);
+	return 0;
+}
+
+/* A file target is opened by the child, as root, before setuid. */
 static int
 child_output(const struct log_target *t, int fd)
 {
-	int target;
-
 	if (t->kind == LOG_INHERIT)
 		return 0;
 	if (t->kind == LOG_DISCARD)
-		target = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	else
-		target = open(t->path, O_WRONLY | O_CREAT | O_APPEND |
-		    O_CLOEXEC, 0644);
-	if (target < 0 || dup2(target, fd) < 0)
-		return -1;
-	close(target);
-	return 0;
+		return move_fd(open("/dev/null", O_WRONLY | O_CLOEXEC), fd);
+	return move_fd(open(t->path, O_WRONLY | O_CREAT | O_APPEND |
+	    O_CLOEXEC, 0644), fd);
 }
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -221,7 +231,7 @@ proc_spawn_program(const struct program *p, int *errfd)
 		return pid;
 	}
 	setpgid(0, 0);
-	if (dup2(open("/dev/null", O_RDONLY | O_CLOEXEC), 0) < 0)
+	if (move_fd(open("/dev/null", O_RDONLY | O_CLOEXEC), 0) < 0)
 		child_fail(fd, STAGE_STDIN, errno);
 	if (child_output(&p->out, 1) < 0)
 		child_fail(fd, STAGE_STDOUT, errno);

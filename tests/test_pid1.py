@@ -301,3 +301,15 @@ def test_idle_tend_never_wakes_up(tend):
     before = switches()
     time.sleep(2)
     assert switches() == before
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_closed_standard_descriptors_are_reopened_on_dev_null(mode, tmp_path):
+    # Otherwise tend's own descriptors (signalfd, epoll) would take 0..2
+    # and its messages, or the command's input, would go to them.
+    out = tmp_path / "fd0"
+    r = run_tend(mode, ["-vv", "sh", "-c", f"readlink /proc/self/fd/0 > {out}"],
+                 preexec_fn=lambda: os.close(0))
+    assert r.returncode == 0, r.stderr
+    assert out.read_text().strip() == "/dev/null"
+    assert "spawned: 'main'" in r.stderr
