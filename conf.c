@@ -1213,6 +1213,39 @@ set_loglevel(struct loader *l, const char *v, const char **err)
 	return (l->config->loglevel = parse_loglevel(v)) < 0 ? -1 : 0;
 }
 
+/*
+ * tend's own log: to stdout for /dev/stdout, unchanged (stderr) for
+ * /dev/stderr or /dev/null, else also appended to the file.
+ */
+static int
+set_logfile(struct loader *l, const char *v, const char **err)
+{
+	static const char *const to_stdout[] = { "/dev/stdout",
+	    "/proc/self/fd/1" };
+	static const char *const as_is[] = { "/dev/stderr", "/proc/self/fd/2",
+	    "/dev/null", "" };
+	struct stat st;
+	size_t i;
+
+	l->config->logfile = NULL;
+	l->config->log_to_stdout = false;
+	for (i = 0; i < 2; i++) {
+		if (strcmp(v, to_stdout[i]) == 0) {
+			l->config->log_to_stdout = true;
+			return 0;
+		}
+	}
+	for (i = 0; i < 4; i++)
+		if (strcmp(v, as_is[i]) == 0)
+			return 0;
+	if (stat(dir_of(l->arena, v), &st) < 0 || !S_ISDIR(st.st_mode)) {
+		*err = "expected a path in an existing directory";
+		return -1;
+	}
+	l->config->logfile = v;
+	return 0;
+}
+
 static int
 set_global_environment(struct loader *l, const char *v, const char **err)
 {
@@ -1267,12 +1300,13 @@ static const struct setting {
 	{ "supervisord", "identifier", set_nothing, false },
 	{ "supervisord", "nocleanup", set_nothing, false },
 	{ "supervisord", "strip_ansi", set_nothing, false },
-	{ "supervisord", "logfile", set_nothing, false },
+	{ "supervisord", "logfile", set_logfile, false },
 	{ "supervisord", "logfile_maxbytes", set_nothing, false },
 	{ "supervisord", "logfile_backups", set_nothing, false },
 	{ "supervisord", "childlogdir", set_nothing, false },
 	{ "tend", "shutdown_timeout", set_shutdown_timeout, false },
 	{ "tend", "loglevel", set_loglevel, false },
+	{ "tend", "logfile", set_logfile, false },
 };
 
 static const struct setting *

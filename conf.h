@@ -70,6 +70,8 @@ struct config {
 	size_t nprograms;
 	long shutdown_ms;
 	int loglevel;			/* enum log_level; -1 when unset */
+	const char *logfile;		/* a copy of tend's log, or NULL */
+	bool log_to_stdout;		/* logfile=/dev/stdout */
 	long minfds, minprocs;
 };
 

@@ -335,6 +335,23 @@ raise_limit(int resource, long want, const char *key)
 		fatal(2, "%s=%ld: cannot raise the limit", key, want);
 }
 
+/* [supervisord] or [tend] logfile: a copy of tend's log, appended. */
+static void
+open_log(void)
+{
+	int fd;
+
+	if (init.config.log_to_stdout)
+		log_set_outputs(STDOUT_FILENO, -1);
+	if (!init.config.logfile)
+		return;
+	fd = open(init.config.logfile, O_WRONLY | O_CREAT | O_APPEND |
+	    O_CLOEXEC, 0644);
+	if (fd < 0)
+		fatal(2, "%s: cannot open the log file", init.config.logfile);
+	log_set_outputs(STDERR_FILENO, fd);
+}
+
 static void
 load_config(void)
 {
@@ -360,6 +377,7 @@ load_config(void)
 	    init.config.nprograms > (init.opts.command ? 1U : 0U) ?
 	    LOG_INFO : LOG_WARN;
 	log_set_level(level + init.opts.verbosity);
+	open_log();
 	raise_limit(RLIMIT_NOFILE, init.config.minfds, "minfds");
 	raise_limit(RLIMIT_NPROC, init.config.minprocs, "minprocs");
 }

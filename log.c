@@ -15,6 +15,7 @@
 #include "log.h"
 
 static int log_level = LOG_WARN;
+static int log_out = STDERR_FILENO, log_copy = -1;
 
 static const char *const level_names[] = {
 	[LOG_ERROR] = "error: ",
@@ -28,6 +29,13 @@ log_set_level(int level)
 {
 	log_level = level < LOG_ERROR ? LOG_ERROR :
 	    level > LOG_DEBUG ? LOG_DEBUG : level;
+}
+
+void
+log_set_outputs(int out, int copy)
+{
+	log_out = out;
+	log_copy = copy;
 }
 
 int
@@ -77,7 +85,9 @@ vlog(const char *prefix, int with_errno, const char *fmt, va_list ap)
 		memcpy(line + len - 3, "...", 3);
 	}
 	line[len++] = '\n';
-	(void)write_all(STDERR_FILENO, line, len);
+	(void)write_all(log_out, line, len);
+	if (log_copy >= 0)
+		(void)write_all(log_copy, line, len);
 	errno = saved;
 }
 

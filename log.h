@@ -20,6 +20,8 @@ enum log_level {
 #define PRINTF(f, a) __attribute__((format(printf, f, a)))
 
 void log_set_level(int level);
+/* Lines go to out (stderr at start) and, when copy >= 0, also to copy. */
+void log_set_outputs(int out, int copy);
 int log_enabled(enum log_level level);
 void log_error(const char *fmt, ...) PRINTF(1, 2);
 void log_warn(const char *fmt, ...) PRINTF(1, 2);

@@ -1345,3 +1345,43 @@ def test_design_example_command_is_overridden_from_the_environment(
     assert "listening" not in read_or_empty(OUT_LOG)[out_before:]
     rc, _ = s.stop()
     assert rc == 0, s.err.text()
+
+
+@pytest.mark.parametrize("section", ["supervisord", "tend"])
+def test_logfile_gets_a_copy_of_tends_log(supervise, tmp_path, section):
+    log = tmp_path / "tend.log"
+    s = supervise(f"""
+        [{section}]
+        logfile={log}
+        [program:svc]
+        command=sleep 1000
+        startsecs=0
+        """)
+    s.err.wait_for(r"^tend: success: svc entered RUNNING")
+    wait_until(lambda: log.exists() and "success: svc entered RUNNING" in
+               log.read_text(), what="the line in the log file")
+    assert s.stop()[0] == 0
+    assert "spawned: 'svc'" in log.read_text()
+
+
+def test_logfile_dev_stdout_moves_tends_log_to_stdout(supervise):
+    s = supervise("""
+        [supervisord]
+        logfile=/dev/stdout
+        [program:svc]
+        command=sleep 1000
+        startsecs=0
+        """)
+    s.out.wait_for(r"^tend: success: svc entered RUNNING")
+    assert s.stop()[0] == 0
+    assert "spawned: 'svc'" not in s.err.text()
+
+
+def test_logfile_in_a_missing_directory_is_a_config_error(tmp_path):
+    conf = tmp_path / "tend.ini"
+    conf.write_text("[supervisord]\nlogfile=/nonexistent/dir/tend.log\n"
+                    "[program:svc]\ncommand=sleep 1\n")
+    r = run_tend("child", ["-c", str(conf)])
+    assert r.returncode == 2
+    assert f"{conf}:2: logfile: expected a path in an existing directory" \
+        in r.stderr
