@@ -144,13 +144,26 @@ WAIT_FOR_SLEEP = ("trap 'echo usr1' USR1; sleep 1000 & "
                   "while kill -0 $! 2>/dev/null; do wait $!; done; exit 3")
 
 
+def sleep_has_started(t):
+    """sh and its sleep, once the sleep has exec'd: until then the forked
+    child still runs sh's USR1 trap instead of dying of the signal."""
+    procs = t.descendants()
+    if len(procs) != 2:
+        return False
+    try:
+        with open(f"/proc/{procs[1]}/comm") as f:
+            return f.read().strip() == "sleep"
+    except OSError:
+        return False
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_g_forwards_to_the_whole_process_group(tend, mode):
     # sh handles USR1 (a handler, unlike SIG_IGN, is not inherited by the
     # sleep) and exits only once the sleep is gone.
     script = WAIT_FOR_SLEEP
     t = tend(mode, ["-g", "sh", "-c", script])
-    wait_until(lambda: len(t.descendants()) == 2, what="sh and sleep")
+    wait_until(lambda: sleep_has_started(t), what="sh and sleep")
     t.kill(signal.SIGUSR1)
     assert t.wait() == 3
 
@@ -158,7 +171,7 @@ def test_g_forwards_to_the_whole_process_group(tend, mode):
 @pytest.mark.parametrize("mode", MODES)
 def test_without_g_only_the_command_gets_the_signal(tend, mode):
     t = tend(mode, ["sh", "-c", WAIT_FOR_SLEEP])
-    wait_until(lambda: len(t.descendants()) == 2, what="sh and sleep")
+    wait_until(lambda: sleep_has_started(t), what="sh and sleep")
     sleeper = t.descendants()[1]
     t.kill(signal.SIGUSR1)
     wait_until(lambda: "usr1" in os.read(t.proc.stdout.fileno(), 100).decode(),
