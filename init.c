@@ -335,21 +335,26 @@ raise_limit(int resource, long want, const char *key)
 		fatal(2, "%s=%ld: cannot raise the limit", key, want);
 }
 
-/* [supervisord] or [tend] logfile: a copy of tend's log, appended. */
+/*
+ * Where tend's log goes, never blocking: stderr, or stdout for
+ * logfile=/dev/stdout, plus a copy appended to a logfile path.
+ */
 static void
 open_log(void)
 {
 	int fd;
 
-	if (init.config.log_to_stdout)
-		log_set_outputs(STDOUT_FILENO, -1);
+	int out = log_private_fd(init.config.log_to_stdout ? STDOUT_FILENO :
+	    STDERR_FILENO);
+
+	log_set_outputs(out, -1);
 	if (!init.config.logfile)
 		return;
 	fd = open(init.config.logfile, O_WRONLY | O_CREAT | O_APPEND |
 	    O_CLOEXEC, 0644);
 	if (fd < 0)
 		fatal(2, "%s: cannot open the log file", init.config.logfile);
-	log_set_outputs(STDERR_FILENO, fd);
+	log_set_outputs(out, fd);
 }
 
 static void

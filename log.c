@@ -3,11 +3,20 @@
  * "tend: LEVEL: message", written with a single write(2) so that lines of
  * concurrent writers are not mixed. errno is preserved across every call,
  * so callers may log and then still inspect it.
+ *
+ * PID 1 must never block on its own log: when stderr is a pipe, a FIFO
+ * or a terminal, tend writes to it through a private non-blocking open
+ * (see log_private_fd). A line that finds the output full is dropped and
+ * counted, and the count is reported once, before the next line that
+ * gets through.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -16,6 +25,7 @@
 
 static int log_level = LOG_WARN;
 static int log_out = STDERR_FILENO, log_copy = -1;
+static unsigned long log_dropped;	/* lines lost to a full output */
 
 static const char *const level_names[] = {
 	[LOG_ERROR] = "error: ",
@@ -29,6 +39,44 @@ log_set_level(int level)
 {
 	log_level = level < LOG_ERROR ? LOG_ERROR :
 	    level > LOG_DEBUG ? LOG_DEBUG : level;
+}
+
+/*
+ * Opening /proc/self/fd/N makes a new open file description of the same
+ * pipe or terminal, so O_NONBLOCK stays tend's and never reaches the
+ * programs that share the stream. Files (whose writes do not wait on a
+ * reader) and sockets (which cannot be reopened) keep fd.
+ */
+int
+log_private_fd(int fd)
+{
+	char path[32];
+	struct stat st;
+	int private;
+
+	if (fstat(fd, &st) < 0 || !(S_ISFIFO(st.st_mode) ||
+	    S_ISCHR(st.st_mode)))
+		return fd;
+	fmt_snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	private = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	return private >= 0 ? private : fd;
+}
+
+/* One line to the main output; false when it had to be dropped. */
+static bool
+emit(const char *line, size_t len)
+{
+	char note[96];
+	int n;
+
+	if (log_dropped) {
+		n = fmt_snprintf(note, sizeof(note), "tend: warning: %lu lines "
+		    "of tend's log dropped: the output was full\n", log_dropped);
+		if (write_all(log_out, note, (size_t)n) < 0)
+			return false;
+		log_dropped = 0;
+	}
+	return write_all(log_out, line, len) == 0;
 }
 
 void
@@ -85,7 +133,8 @@ vlog(const char *prefix, int with_errno, const char *fmt, va_list ap)
 		memcpy(line + len - 3, "...", 3);
 	}
 	line[len++] = '\n';
-	(void)write_all(log_out, line, len);
+	if (!emit(line, len) && (errno == EAGAIN || errno == EWOULDBLOCK))
+		log_dropped++;
 	if (log_copy >= 0)
 		(void)write_all(log_copy, line, len);
 	errno = saved;

@@ -22,6 +22,8 @@ enum log_level {
 void log_set_level(int level);
 /* Lines go to out (stderr at start) and, when copy >= 0, also to copy. */
 void log_set_outputs(int out, int copy);
+/* fd itself, or a private non-blocking open of the same pipe or tty. */
+int log_private_fd(int fd);
 int log_enabled(enum log_level level);
 void log_error(const char *fmt, ...) PRINTF(1, 2);
 void log_warn(const char *fmt, ...) PRINTF(1, 2);

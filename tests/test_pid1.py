@@ -326,3 +326,37 @@ def test_closed_standard_descriptors_are_reopened_on_dev_null(mode, tmp_path):
     assert r.returncode == 0, r.stderr
     assert out.read_text().strip() == "/dev/null"
     assert "spawned: 'main'" in r.stderr
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_full_stderr_never_blocks_tend(tend, mode):
+    # Nobody reads tend's stderr while its debug lines (one per forwarded
+    # real-time signal, and those queue) overfill the pipe: tend drops
+    # lines rather than block, reports the loss once there is room again,
+    # and still stops on SIGTERM.
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    t = tend(mode, ["-vv", "sh", "-c", "trap '' 40; sleep 1000; :"],
+             stderr=w)
+    os.close(w)
+    wait_until(lambda: len(t.descendants()) == 2, what="sh and sleep")
+    for _ in range(3000):
+        t.kill(40)
+    # all of them taken from the queue: only then is the pipe surely over
+    wait_until(lambda: not int(proc_status(t.pid, "ShdPnd"), 16) & 1 << 39,
+               what="tend to take every queued signal")
+    got = bytearray()
+
+    def read_more():
+        try:
+            got.extend(os.read(r, 65536))
+        except BlockingIOError:
+            pass
+        return got
+    wait_until(lambda: len(read_more()) >= 60000, what="a full pipe")
+    t.kill(40)                  # one more line, now that there is room
+    wait_until(lambda: b"of tend's log dropped" in read_more(),
+               what="the report of the dropped lines")
+    t.kill(signal.SIGTERM)
+    assert t.wait() == 143
+    os.close(r)
