@@ -1247,6 +1247,15 @@ set_logfile(struct loader *l, const char *v, const char **err)
 }
 
 static int
+set_termination_log(struct loader *l, const char *v, const char **err)
+{
+	*err = NULL;
+	l->config->termination_log = !*v || !strcasecmp(v, "NONE") ||
+	    !strcasecmp(v, "OFF") ? NULL : v;
+	return 0;
+}
+
+static int
 set_global_environment(struct loader *l, const char *v, const char **err)
 {
 	l->nglobal_env = val_environment(l->arena, v, &l->global_env, err);
@@ -1307,6 +1316,7 @@ static const struct setting {
 	{ "tend", "shutdown_timeout", set_shutdown_timeout, false },
 	{ "tend", "loglevel", set_loglevel, false },
 	{ "tend", "logfile", set_logfile, false },
+	{ "tend", "termination_log", set_termination_log, false },
 };
 
 static const struct setting *
@@ -1545,6 +1555,7 @@ conf_load(struct config *c, const struct conf_request *req)
 	l.tail = &l.sections;
 	c->shutdown_ms = DEFAULT_GRACE_MS;
 	c->loglevel = -1;
+	c->termination_log = DEFAULT_TERMINATION_LOG;
 	if (uname(&uts) == 0)
 		fmt_snprintf(l.host, sizeof(l.host), "%s", uts.nodename);
 	if (file) {

@@ -72,6 +72,7 @@ struct config {
 	int loglevel;			/* enum log_level; -1 when unset */
 	const char *logfile;		/* a copy of tend's log, or NULL */
 	bool log_to_stdout;		/* logfile=/dev/stdout */
+	const char *termination_log;	/* NULL when disabled */
 	long minfds, minprocs;
 };
 

@@ -32,6 +32,15 @@
 #define MIN_RESTART_MS 1000
 #endif
 
+/*
+ * Where Kubernetes reads a container's termination message (at most
+ * 4096 bytes), written when a critical program ends tend; only if it
+ * exists. [tend] termination_log changes or disables it.
+ */
+#ifndef DEFAULT_TERMINATION_LOG
+#define DEFAULT_TERMINATION_LOG "/dev/termination-log"
+#endif
+
 /* Longest grace accepted on the command line: one day. */
 #ifndef MAX_GRACE_MS
 #define MAX_GRACE_MS (24L * 3600 * 1000)

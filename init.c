@@ -387,6 +387,31 @@ load_config(void)
 	raise_limit(RLIMIT_NPROC, init.config.minprocs, "minprocs");
 }
 
+/*
+ * Kubernetes shows this file in `kubectl describe pod`: why the critical
+ * program ended tend. Written only if the path exists; a line, never any
+ * environment value.
+ */
+static void
+write_termination_log(void)
+{
+	char summary[1024];
+	int n, fd;
+
+	if (!init.config.termination_log ||
+	    (n = prog_critical_summary(summary, sizeof(summary))) <= 0)
+		return;
+	fd = open(init.config.termination_log, O_WRONLY | O_TRUNC | O_NOCTTY |
+	    O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (n >= (int)sizeof(summary))
+		n = (int)sizeof(summary) - 1;
+	if (write_all(fd, summary, (size_t)n) < 0)
+		log_warn("%s", init.config.termination_log);
+	close(fd);
+}
+
 /* The status tend exits with; see the exit-status table in README.md. */
 static int
 exit_status(bool killed)
@@ -419,8 +444,10 @@ loop(void)
 		prog_run_timers(now_ms());
 		advance();
 		killed |= init.phase == PHASE_KILLING;
-		if (init.phase >= PHASE_DRAINING && !has_children())
+		if (init.phase >= PHASE_DRAINING && !has_children()) {
+			write_termination_log();
 			return exit_status(killed);
+		}
 	}
 }
 

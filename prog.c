@@ -34,6 +34,7 @@ struct proc {
 	long long deadline;		/* 0 when nothing is scheduled */
 	int backoff;			/* consecutive failed starts */
 	int status;			/* the last exit, as an exit status */
+	char how[64];			/* the last exit, in words */
 };
 
 static struct {
@@ -44,6 +45,7 @@ static struct {
 	bool shutting_down;
 	int main_stop_signal;
 	int critical_status;		/* -1 until a critical program ends */
+	const struct proc *critical;	/* that program */
 } progs = { .critical_status = -1 };
 
 static const char *const state_names[] = {
@@ -109,8 +111,21 @@ critical_ended(struct proc *p, int status)
 	    progs.critical_status >= 0)
 		return;
 	progs.critical_status = status;
+	progs.critical = p;
 	plog(p, LOG_WARN, "%s is critical and has ended: shutting down",
 	    p->conf->name);
+}
+
+int
+prog_critical_summary(char *buf, size_t len)
+{
+	const struct proc *p = progs.critical;
+
+	if (!p)
+		return 0;
+	return fmt_snprintf(buf, len, "tend: critical program '%s' ended in "
+	    "state %s (%s); tend exited with status %d\n", p->conf->name,
+	    state_names[p->state], p->how, progs.critical_status);
 }
 
 static void spawn(struct proc *p, long long now);
@@ -254,6 +269,12 @@ on_exit(struct proc *p, int wstatus, long long now)
 		report_failure(p, &f);
 	expected = !failed && is_expected(c, wstatus);
 	describe_exit(wstatus, how, sizeof(how));
+	if (failed)
+		fmt_snprintf(p->how, sizeof(p->how), "%s: %s", f.stage ==
+		    STAGE_EXEC ? "could not be executed" : "set-up failed",
+		    strerror(f.err));
+	else
+		memcpy(p->how, how, sizeof(how));
 
 	switch (p->state) {
 	case STATE_STOPPING:

@@ -43,6 +43,12 @@ long long prog_next_deadline(void);
 int prog_critical_exit(void);
 
 /*
+ * A line on the critical program that ended (name, final state, exit
+ * status), for a termination message; its length, 0 when there is none.
+ */
+int prog_critical_summary(char *buf, size_t len);
+
+/*
  * Shutdown: no more starts or restarts; programs are stopped in
  * descending priority, those of equal priority together. stop_signal is
  * the signal tend received, which main gets instead of its stopsignal.

@@ -1385,3 +1385,58 @@ def test_logfile_in_a_missing_directory_is_a_config_error(tmp_path):
     assert r.returncode == 2
     assert f"{conf}:2: logfile: expected a path in an existing directory" \
         in r.stderr
+
+
+def test_termination_log_says_which_critical_program_ended_tend(supervise,
+                                                                tmp_path):
+    term = tmp_path / "termination-log"
+    term.write_text("")
+    s = supervise(f"""
+        [tend]
+        termination_log={term}
+        [program:vital]
+        command=sh -c 'exit 3'
+        critical=true
+        startretries=0
+        environment=SECRET=hunter2
+        [program:svc]
+        command=sleep 1000
+        """)
+    assert s.wait() == 3, s.err.text()
+    text = term.read_text()
+    assert text == ("tend: critical program 'vital' ended in state FATAL "
+                    "(exit status 3); tend exited with status 3\n")
+    assert "hunter2" not in text
+
+
+def test_termination_log_is_not_created_and_can_be_disabled(supervise,
+                                                            tmp_path):
+    missing, disabled = tmp_path / "missing", tmp_path / "disabled"
+    disabled.write_text("")
+    for path, value in ((missing, missing), (disabled, "NONE")):
+        s = supervise(f"""
+            [tend]
+            termination_log={value}
+            [program:vital]
+            command=sh -c 'exit 4'
+            critical=true
+            startretries=0
+            """)
+        assert s.wait() == 4, s.err.text()
+    assert not missing.exists()
+    assert disabled.read_text() == ""
+
+
+def test_no_termination_log_after_a_requested_stop(supervise, tmp_path):
+    term = tmp_path / "termination-log"
+    term.write_text("")
+    s = supervise(f"""
+        [tend]
+        termination_log={term}
+        [program:svc]
+        command=sleep 1000
+        startsecs=0
+        """)
+    s.err.wait_for(r"^tend: success: svc entered RUNNING")
+    assert s.stop()[0] == 0
+    assert term.read_text() == ""
