@@ -76,28 +76,13 @@ set_pdeathsig(struct options *o, const char *arg)
 	o->pdeathsig = sig;
 }
 
-/* Seconds with up to three decimals: "8", "0.5", "2.250". */
 static void
 set_grace(struct options *o, const char *arg)
 {
-	const char *p = arg;
-	long ms = 0, scale = 1000;
+	const char *err;
 
-	if (*p < '0' || *p > '9')
-		usage_error("-t: expected seconds such as 8 or 0.5, got '%s'",
-		    arg);
-	for (; *p >= '0' && *p <= '9'; p++) {
-		ms = ms * 10 + (*p - '0') * 1000;
-		if (ms > MAX_GRACE_MS)
-			usage_error("-t: '%s' seconds is too long", arg);
-	}
-	if (*p == '.')
-		for (p++; *p >= '0' && *p <= '9' && scale > 1; p++)
-			ms += (*p - '0') * (scale /= 10);
-	if (*p)
-		usage_error("-t: expected seconds such as 8 or 0.5, got '%s'",
-		    arg);
-	o->grace_ms = ms;
+	if (val_seconds_ms(arg, MAX_GRACE_MS, &o->grace_ms, &err) < 0)
+		usage_error("-t: %s, got '%s'", err, arg);
 }
 
 static void set_config(struct options *o, const char *a) { o->config_file = a; }

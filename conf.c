@@ -1179,31 +1179,10 @@ parse_loglevel(const char *v)
 	return -1;
 }
 
-/* Seconds with up to three decimals, as for -t. */
-static int
-parse_seconds_ms(const char *s, long *ms)
-{
-	long v = 0, scale = 1000;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	for (; *s >= '0' && *s <= '9'; s++)
-		if ((v = v * 10 + (*s - '0') * 1000) > MAX_GRACE_MS)
-			return -1;
-	if (*s == '.')
-		for (s++; *s >= '0' && *s <= '9' && scale > 1; s++)
-			v += (*s - '0') * (scale /= 10);
-	if (*s)
-		return -1;
-	*ms = v;
-	return 0;
-}
-
 static int
 set_shutdown_timeout(struct loader *l, const char *v, const char **err)
 {
-	*err = "expected seconds such as 8 or 2.5";
-	return parse_seconds_ms(v, &l->config->shutdown_ms);
+	return val_seconds_ms(v, MAX_GRACE_MS, &l->config->shutdown_ms, err);
 }
 
 static int

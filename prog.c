@@ -556,7 +556,7 @@ prog_forward_to_main(int sig)
 	if (kill(target, sig) < 0 && errno != ESRCH)
 		log_warn("cannot forward %s to %d", sig_name(sig, name),
 		    (int)target);
-	else
+	else if (log_enabled(LOG_DEBUG))	/* naming it costs a lookup */
 		log_debug("forwarded %s to %d", sig_name(sig, name),
 		    (int)target);
 	return true;

@@ -218,6 +218,29 @@ val_signal(const char *s, int *out, const char **err)
 	return 0;
 }
 
+int
+val_seconds_ms(const char *s, long max, long *ms, const char **err)
+{
+	long v = 0, scale = 1000;
+
+	*err = "expected seconds such as 8 or 2.5";
+	if (*s < '0' || *s > '9')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if ((v = v * 10 + (*s - '0') * 1000) > max) {
+			*err = "too long";
+			return -1;
+		}
+	}
+	if (*s == '.')
+		for (s++; *s >= '0' && *s <= '9' && scale > 1; s++)
+			v += (*s - '0') * (scale /= 10);
+	if (*s)
+		return -1;
+	*ms = v;
+	return 0;
+}
+
 /* supervisord's list_of_exitcodes: empty is an empty list. */
 int
 val_exitcodes(const char *s, unsigned char set[32], const char **err)

@@ -24,6 +24,8 @@ int val_int(const char *s, long min, long max, long *out, const char **err);
 /* An integer with an optional KB, MB or GB suffix (powers of 1024). */
 int val_bytes(const char *s, long long *out, const char **err);
 int val_signal(const char *s, int *out, const char **err);
+/* Seconds with up to three decimals ("8", "2.5") as milliseconds, <= max. */
+int val_seconds_ms(const char *s, long max, long *ms, const char **err);
 /* Comma-separated exit codes 0..255 into a 256-bit set. */
 int val_exitcodes(const char *s, unsigned char set[32], const char **err);
 int val_octal(const char *s, mode_t *out, const char **err);
