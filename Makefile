@@ -21,9 +21,12 @@ endif
 # Required flags live apart from CFLAGS so overriding CFLAGS keeps them.
 TEND_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -ffunction-sections \
                -fdata-sections -fno-asynchronous-unwind-tables
-TEND_LDFLAGS := -Wl,--gc-sections -Wl,-z,noseparate-code
+# musl applies RELRO only in its dynamic linker: in a static binary the
+# region stays writable, and its page alignment would only pad the file.
+TEND_LDFLAGS := -Wl,--gc-sections -Wl,-z,noseparate-code -Wl,-z,norelro \
+                -Wl,--build-id=none
 
-SRCS := init.c cli.c conf.c fmt.c log.c mem.c proc.c prog.c sig.c users.c values.c
+SRCS := init.c cli.c conf.c fmt.c log.c mem.c output.c proc.c prog.c sig.c users.c values.c
 OBJS := $(SRCS:.c=.o)
 HDRS := $(wildcard *.h)
 

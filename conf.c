@@ -534,7 +534,7 @@ expand_value(struct loader *l, const struct raw_entry *e, const char *program,
 enum key_type {
 	K_STRING, K_COMMAND, K_NAME, K_BOOL, K_INT, K_BYTES, K_SIGNAL,
 	K_EXITCODES, K_OCTAL, K_AUTORESTART, K_USER, K_ENVIRONMENT,
-	K_LOGFILE, K_UNSUPPORTED,
+	K_LOGFILE, K_LOGFORMAT, K_UNSUPPORTED,
 };
 
 enum key_flags {
@@ -594,6 +594,10 @@ static const struct key_def program_keys[] = {
 	    PER_PROCESS },
 	{ "stderr_logfile_backups", K_INT, ERR(backups), "10", 0, 1000,
 	    PER_PROCESS },
+	/* no default here: the [tend] value is the default */
+	{ "log_prefix", K_BOOL, AT(format.prefix), NULL, 0, 0, 0 },
+	{ "log_timestamp", K_BOOL, AT(format.timestamp), NULL, 0, 0, 0 },
+	{ "log_format", K_LOGFORMAT, AT(format.json), NULL, 0, 0, 0 },
 	{ "critical", K_BOOL, AT(critical), "false", 0, 0, 0 },
 	/* accepted for compatibility, with a warning */
 	{ "stdout_capture_maxbytes", K_UNSUPPORTED, 0, NULL, 0, 0, 0 },
@@ -629,33 +633,32 @@ static int
 parse_logfile(struct loader *l, const struct raw_entry *e, const char *v,
     struct log_target *t)
 {
-	static const char *const own[] = {
-		"/dev/stdout", "/dev/stderr", "/proc/self/fd/1",
-		"/proc/self/fd/2",
+	static const struct { const char *path; int fd; } own[] = {
+		{ "/dev/stdout", 1 }, { "/proc/self/fd/1", 1 },
+		{ "/dev/stderr", 2 }, { "/proc/self/fd/2", 2 },
 	};
 	struct stat st;
 	const char *dir;
 	size_t i;
 
 	t->path = v;
-	if (strcasecmp(v, "AUTO") == 0 || *v == '\0') {
-		t->kind = LOG_INHERIT;
+	t->kind = LOG_INHERIT;
+	t->fd = t == &l->program->err ? 2 : 1;	/* AUTO: the same stream */
+	if (strcasecmp(v, "AUTO") == 0 || *v == '\0')
 		return 0;
-	}
 	if (strcasecmp(v, "NONE") == 0 || strcasecmp(v, "OFF") == 0) {
 		t->kind = LOG_DISCARD;
 		return 0;
 	}
 	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
-		if (strcmp(v, own[i]) == 0) {
-			t->kind = LOG_INHERIT;
+		if (strcmp(v, own[i].path) == 0) {
+			t->fd = own[i].fd;
 			return 0;
 		}
 	}
 	if (strcasecmp(v, "syslog") == 0) {
 		conf_warn(e->file, e->line, "%s: syslog is not supported, "
 		    "output goes to tend's own streams", e->key);
-		t->kind = LOG_INHERIT;
 		return 0;
 	}
 	t->kind = LOG_FILE;
@@ -727,6 +730,9 @@ parse_key(struct loader *l, struct program *p, const struct key_def *k,
 			p->nenv = 0;
 			rc = -1;
 		}
+		break;
+	case K_LOGFORMAT:
+		rc = val_log_format(v, (bool *)field, &err);
 		break;
 	case K_LOGFILE:
 		return parse_logfile(l, e, v,
@@ -961,6 +967,21 @@ mentions_process_num(const char *s)
 	return false;
 }
 
+/* log_prefix, log_timestamp and log_format default to [tend]'s. */
+static void
+inherit_format(struct loader *l, const struct raw_section *s,
+    struct program *p)
+{
+	const struct log_format *dflt = &l->config->format;
+
+	if (!raw_get(l, s, "log_prefix"))
+		p->format.prefix = dflt->prefix;
+	if (!raw_get(l, s, "log_timestamp"))
+		p->format.timestamp = dflt->timestamp;
+	if (!raw_get(l, s, "log_format"))
+		p->format.json = dflt->json;
+}
+
 static void
 build_program(struct loader *l, const struct raw_section *s,
     struct program_list *list)
@@ -1009,6 +1030,7 @@ build_program(struct loader *l, const struct raw_section *s,
 		    (int)(probe.numprocs_start + i), i ? READ_OTHER : READ_FIRST))
 			return;
 		p->group_priority = gs ? gprio : p->priority;
+		inherit_format(l, s, p);
 		if (!raw_get(l, s, "killasgroup"))
 			p->killasgroup = p->stopasgroup;
 		else if (p->stopasgroup && !p->killasgroup)
@@ -1226,6 +1248,36 @@ set_logfile(struct loader *l, const char *v, const char **err)
 }
 
 static int
+set_logfile_maxbytes(struct loader *l, const char *v, const char **err)
+{
+	return val_bytes(v, &l->config->logfile_maxbytes, err);
+}
+
+static int
+set_logfile_backups(struct loader *l, const char *v, const char **err)
+{
+	return val_int(v, 0, 1000, &l->config->logfile_backups, err);
+}
+
+static int
+set_log_prefix(struct loader *l, const char *v, const char **err)
+{
+	return val_bool(v, &l->config->format.prefix, err);
+}
+
+static int
+set_log_timestamp(struct loader *l, const char *v, const char **err)
+{
+	return val_bool(v, &l->config->format.timestamp, err);
+}
+
+static int
+set_log_format(struct loader *l, const char *v, const char **err)
+{
+	return val_log_format(v, &l->config->format.json, err);
+}
+
+static int
 set_termination_log(struct loader *l, const char *v, const char **err)
 {
 	*err = NULL;
@@ -1289,12 +1341,17 @@ static const struct setting {
 	{ "supervisord", "nocleanup", set_nothing, false },
 	{ "supervisord", "strip_ansi", set_nothing, false },
 	{ "supervisord", "logfile", set_logfile, false },
-	{ "supervisord", "logfile_maxbytes", set_nothing, false },
-	{ "supervisord", "logfile_backups", set_nothing, false },
+	{ "supervisord", "logfile_maxbytes", set_logfile_maxbytes, false },
+	{ "supervisord", "logfile_backups", set_logfile_backups, false },
 	{ "supervisord", "childlogdir", set_nothing, false },
 	{ "tend", "shutdown_timeout", set_shutdown_timeout, false },
 	{ "tend", "loglevel", set_loglevel, false },
 	{ "tend", "logfile", set_logfile, false },
+	{ "tend", "logfile_maxbytes", set_logfile_maxbytes, false },
+	{ "tend", "logfile_backups", set_logfile_backups, false },
+	{ "tend", "log_prefix", set_log_prefix, false },
+	{ "tend", "log_timestamp", set_log_timestamp, false },
+	{ "tend", "log_format", set_log_format, false },
 	{ "tend", "termination_log", set_termination_log, false },
 };
 
@@ -1535,6 +1592,8 @@ conf_load(struct config *c, const struct conf_request *req)
 	c->shutdown_ms = DEFAULT_GRACE_MS;
 	c->loglevel = -1;
 	c->termination_log = DEFAULT_TERMINATION_LOG;
+	c->logfile_maxbytes = 50 * 1024 * 1024;
+	c->logfile_backups = 10;
 	if (uname(&uts) == 0)
 		fmt_snprintf(l.host, sizeof(l.host), "%s", uts.nodename);
 	if (file) {
@@ -1618,6 +1677,9 @@ print_value(const struct program *p, const struct key_def *k)
 		return;
 	case K_BOOL:
 		print_line(k->name, *(const bool *)field ? "true" : "false");
+		return;
+	case K_LOGFORMAT:
+		print_line(k->name, *(const bool *)field ? "json" : "text");
 		return;
 	case K_INT:
 		fmt_snprintf(buf, sizeof(buf), "%ld", *(const long *)field);

@@ -21,9 +21,17 @@ enum log_kind {
 
 struct log_target {
 	enum log_kind kind;
+	int fd;				/* LOG_INHERIT: tend's 1 or 2 */
 	const char *path;
-	long long maxbytes;
-	long backups;
+	long long maxbytes;		/* rotate at this size; 0: never */
+	long backups;			/* rotated copies kept: path.1 ... */
+};
+
+/* How the lines tend relays are written (output.c). */
+struct log_format {
+	bool prefix;			/* "NAME | line" */
+	bool timestamp;			/* an ISO-8601 UTC time first */
+	bool json;			/* one JSON object per line */
 };
 
 /* One process to supervise: a [program:x] yields numprocs of them. */
@@ -57,6 +65,7 @@ struct program {
 	char **envp;			/* the child's whole environment */
 	bool redirect_stderr;
 	struct log_target out, err;
+	struct log_format format;
 	bool critical;
 
 	bool is_main;			/* the command given after -- */
@@ -71,7 +80,10 @@ struct config {
 	long shutdown_ms;
 	int loglevel;			/* enum log_level; -1 when unset */
 	const char *logfile;		/* a copy of tend's log, or NULL */
+	long long logfile_maxbytes;
+	long logfile_backups;
 	bool log_to_stdout;		/* logfile=/dev/stdout */
+	struct log_format format;	/* [tend]: tend's lines, programs' default */
 	const char *termination_log;	/* NULL when disabled */
 	long minfds, minprocs;
 };

@@ -51,6 +51,31 @@
 #define LOG_LINE_MAX 1024
 #endif
 
+/*
+ * Relayed output (output.c). A partial line (no newline yet) is written
+ * after OUTPUT_FLUSH_MS, or when it fills a stream's buffer. Each pipe
+ * tend reads has a buffer of OUTPUT_STREAM_BUF bytes, each target one of
+ * OUTPUT_SINK_BUF: with the pipes' own 64 KiB, the bound of what a stuck
+ * target holds back. OUTPUT_TAIL bytes of a critical program's stderr
+ * are kept for the termination message (at most 4096 bytes in all), and
+ * at most OUTPUT_ENDED_MAX closed pipes wait for a stuck target.
+ */
+#ifndef OUTPUT_FLUSH_MS
+#define OUTPUT_FLUSH_MS 100
+#endif
+#ifndef OUTPUT_STREAM_BUF
+#define OUTPUT_STREAM_BUF (16 * 1024)
+#endif
+#ifndef OUTPUT_SINK_BUF
+#define OUTPUT_SINK_BUF (64 * 1024)
+#endif
+#ifndef OUTPUT_TAIL
+#define OUTPUT_TAIL 3072
+#endif
+#ifndef OUTPUT_ENDED_MAX
+#define OUTPUT_ENDED_MAX 32
+#endif
+
 /* epoll events handled per wake-up. */
 #ifndef LOOP_EVENTS
 #define LOOP_EVENTS 16

@@ -31,6 +31,8 @@
 #include "conf.h"
 #include "config.h"
 #include "log.h"
+#include "loop.h"
+#include "output.h"
 #include "proc.h"
 #include "prog.h"
 #include "sig.h"
@@ -40,12 +42,6 @@ enum phase {
 	PHASE_STOPPING,	/* programs are stopped, by priority */
 	PHASE_DRAINING,	/* the rest of the tree got SIGTERM */
 	PHASE_KILLING,	/* the budget ran out: SIGKILL to whatever remains */
-};
-
-/* Something the loop waits on; epoll's data points at it. */
-struct watch {
-	int fd;
-	void (*ready)(void);
 };
 
 static struct {
@@ -60,8 +56,8 @@ static struct {
 	int critical_status;		/* -1 unless a critical program ended */
 } init = { .epfd = -1, .critical_status = -1 };
 
-static long long
-now_ms(void)
+long long
+loop_now(void)
 {
 	struct timespec ts;
 
@@ -74,12 +70,15 @@ static int
 timeout_ms(void)
 {
 	long long next = prog_next_deadline(), left;
+	long long flush = output_next_deadline();
 
 	if (init.budget && (!next || init.budget < next))
 		next = init.budget;
+	if (flush && (!next || flush < next))
+		next = flush;
 	if (!next)
 		return -1;
-	left = next - now_ms();
+	left = next - loop_now();
 	if (left <= 0)
 		return 0;
 	return left > INT_MAX ? INT_MAX : (int)left;
@@ -115,7 +114,7 @@ signal_everyone(int sig)
 static void
 begin_shutdown(int stop_signal)
 {
-	long long now = now_ms();
+	long long now = loop_now();
 
 	init.phase = PHASE_STOPPING;
 	init.budget = now + init.config.shutdown_ms + 1;
@@ -137,10 +136,11 @@ start_killing(void)
 static void
 advance(void)
 {
-	long long now = now_ms();
+	long long now = loop_now();
 	int status;
 
-	if (init.budget && now >= init.budget)
+	/* with no process left, only output may be waiting: see loop() */
+	if (init.budget && now >= init.budget && has_children())
 		start_killing();
 	if (init.phase == PHASE_RUNNING &&
 	    (status = prog_critical_exit()) >= 0) {
@@ -171,7 +171,7 @@ orphan_reaped(pid_t pid, int wstatus)
 static void
 reap(void)
 {
-	long long now = now_ms();
+	long long now = loop_now();
 	int reaped = 0;
 
 	for (;;) {
@@ -212,6 +212,11 @@ handle_signal(int sig)
 		reap();
 		return;
 	}
+	/* supervisord's signal to reopen logs, when tend writes any */
+	if (sig == SIGUSR2 && output_reopen()) {
+		log_info("SIGUSR2 received, log files reopened");
+		return;
+	}
 	if (sig_is_stop(sig) && init.phase == PHASE_RUNNING) {
 		log_info("%s received", sig_name(sig, name));
 		begin_shutdown(sig);
@@ -228,15 +233,16 @@ handle_signal(int sig)
  * readable again and epoll reports it, so no extra read is needed.
  */
 static void
-read_signals(void)
+read_signals(struct watch *w, uint32_t events)
 {
 	struct signalfd_siginfo si[8];
 	ssize_t n;
 
+	(void)events;
 	do {
 		size_t i;
 
-		n = read(init.signals.fd, si, sizeof(si));
+		n = read(w->fd, si, sizeof(si));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -269,22 +275,36 @@ block_signals(void)
 	init.signals.ready = read_signals;
 }
 
-static void
-watch_add(struct watch *w)
+int
+loop_watch(struct watch *w, uint32_t events)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = w };
+	struct epoll_event ev = { .events = events, .data.ptr = w };
 
-	if (epoll_ctl(init.epfd, EPOLL_CTL_ADD, w->fd, &ev) < 0)
-		fatal(1, "epoll_ctl");
+	return epoll_ctl(init.epfd, EPOLL_CTL_ADD, w->fd, &ev);
+}
+
+int
+loop_rewatch(struct watch *w, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = w };
+
+	return epoll_ctl(init.epfd, EPOLL_CTL_MOD, w->fd, &ev);
+}
+
+void
+loop_unwatch(struct watch *w)
+{
+	struct epoll_event ev = { 0 };
+
+	(void)epoll_ctl(init.epfd, EPOLL_CTL_DEL, w->fd, &ev);
 }
 
 static void
 setup_loop(void)
 {
 	init.epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (init.epfd < 0)
-		fatal(1, "epoll_create1");
-	watch_add(&init.signals);
+	if (init.epfd < 0 || loop_watch(&init.signals, EPOLLIN) < 0)
+		fatal(1, "epoll");
 }
 
 /* Outside PID 1, orphans of the tree must still come to tend. */
@@ -335,28 +355,6 @@ raise_limit(int resource, long want, const char *key)
 		fatal(2, "%s=%ld: cannot raise the limit", key, want);
 }
 
-/*
- * Where tend's log goes, never blocking: stderr, or stdout for
- * logfile=/dev/stdout, plus a copy appended to a logfile path.
- */
-static void
-open_log(void)
-{
-	int fd;
-
-	int out = log_private_fd(init.config.log_to_stdout ? STDOUT_FILENO :
-	    STDERR_FILENO);
-
-	log_set_outputs(out, -1);
-	if (!init.config.logfile)
-		return;
-	fd = open(init.config.logfile, O_WRONLY | O_CREAT | O_APPEND |
-	    O_CLOEXEC, 0644);
-	if (fd < 0)
-		fatal(2, "%s: cannot open the log file", init.config.logfile);
-	log_set_outputs(out, fd);
-}
-
 static void
 load_config(void)
 {
@@ -382,7 +380,6 @@ load_config(void)
 	    init.config.nprograms > (init.opts.command ? 1U : 0U) ?
 	    LOG_INFO : LOG_WARN;
 	log_set_level(level + init.opts.verbosity);
-	open_log();
 	raise_limit(RLIMIT_NOFILE, init.config.minfds, "minfds");
 	raise_limit(RLIMIT_NPROC, init.config.minprocs, "minprocs");
 }
@@ -395,7 +392,7 @@ load_config(void)
 static void
 write_termination_log(void)
 {
-	char summary[1024];
+	char summary[4097];	/* Kubernetes reads at most 4096 bytes */
 	int n, fd;
 
 	if (!init.config.termination_log ||
@@ -405,8 +402,6 @@ write_termination_log(void)
 	    O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	if (n >= (int)sizeof(summary))
-		n = (int)sizeof(summary) - 1;
 	if (write_all(fd, summary, (size_t)n) < 0)
 		log_warn("%s", init.config.termination_log);
 	close(fd);
@@ -439,12 +434,19 @@ loop(void)
 
 		if (n < 0 && errno != EINTR)
 			log_warn("epoll_wait");
-		for (i = 0; i < n; i++)
-			((struct watch *)events[i].data.ptr)->ready();
-		prog_run_timers(now_ms());
+		for (i = 0; i < n; i++) {
+			struct watch *w = events[i].data.ptr;
+
+			w->ready(w, events[i].events);
+		}
+		prog_run_timers(loop_now());
+		output_run_timers(loop_now());
 		advance();
 		killed |= init.phase == PHASE_KILLING;
-		if (init.phase >= PHASE_DRAINING && !has_children()) {
+		if (init.phase >= PHASE_DRAINING && !has_children() &&
+		    (!output_pending() || !init.budget ||
+		    loop_now() >= init.budget)) {
+			output_finish();
 			write_termination_log();
 			return exit_status(killed);
 		}
@@ -477,8 +479,9 @@ main(int argc, char **argv)
 	load_config();
 	become_reaper();
 	setup_loop();
+	output_setup(&init.config);
 	prog_setup(&init.config, &init.inherited_mask);
-	prog_start_all(now_ms());
+	prog_start_all(loop_now());
 	watch_parent_death(parent);
 	return loop();
 }

@@ -4,11 +4,10 @@
  * concurrent writers are not mixed. errno is preserved across every call,
  * so callers may log and then still inspect it.
  *
- * PID 1 must never block on its own log: when stderr is a pipe, a FIFO
- * or a terminal, tend writes to it through a private non-blocking open
- * (see log_private_fd). A line that finds the output full is dropped and
- * counted, and the count is reported once, before the next line that
- * gets through.
+ * PID 1 must never block on its own log: once the loop runs, lines go
+ * through output.c, which writes without blocking (log_set_writer). A
+ * line that finds the output full is dropped and counted, and the count
+ * is reported once, before the next line that gets through.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +23,7 @@
 #include "log.h"
 
 static int log_level = LOG_WARN;
-static int log_out = STDERR_FILENO, log_copy = -1;
+static log_writer *log_write;		/* NULL: straight to stderr */
 static unsigned long log_dropped;	/* lines lost to a full output */
 
 static const char *const level_names[] = {
@@ -62,28 +61,48 @@ log_private_fd(int fd)
 	return private >= 0 ? private : fd;
 }
 
-/* One line to the main output; false when it had to be dropped. */
 static bool
-emit(const char *line, size_t len)
+emit_one(const char *line, size_t len)
+{
+	if (log_write)
+		return log_write(line, len);
+	return write_all(STDERR_FILENO, line, len) == 0;
+}
+
+/* The count of dropped lines, once there is room for it. */
+static bool
+report_dropped(void)
 {
 	char note[96];
 	int n;
 
-	if (log_dropped) {
-		n = fmt_snprintf(note, sizeof(note), "tend: warning: %lu lines "
-		    "of tend's log dropped: the output was full\n", log_dropped);
-		if (write_all(log_out, note, (size_t)n) < 0)
-			return false;
-		log_dropped = 0;
-	}
-	return write_all(log_out, line, len) == 0;
+	if (!log_dropped)
+		return true;
+	n = fmt_snprintf(note, sizeof(note), "tend: warning: %lu lines of "
+	    "tend's log dropped: the output was full\n", log_dropped);
+	if (!emit_one(note, (size_t)n))
+		return false;
+	log_dropped = 0;
+	return true;
 }
 
 void
-log_set_outputs(int out, int copy)
+log_output_ready(void)
 {
-	log_out = out;
-	log_copy = copy;
+	(void)report_dropped();
+}
+
+/* One line; false when it had to be dropped. */
+static bool
+emit(const char *line, size_t len)
+{
+	return report_dropped() && emit_one(line, len);
+}
+
+void
+log_set_writer(log_writer *w)
+{
+	log_write = w;
 }
 
 int
@@ -133,10 +152,8 @@ vlog(const char *prefix, int with_errno, const char *fmt, va_list ap)
 		memcpy(line + len - 3, "...", 3);
 	}
 	line[len++] = '\n';
-	if (!emit(line, len) && (errno == EAGAIN || errno == EWOULDBLOCK))
+	if (!emit(line, len))
 		log_dropped++;
-	if (log_copy >= 0)
-		(void)write_all(log_copy, line, len);
 	errno = saved;
 }
 

@@ -7,6 +7,7 @@
 #define TEND_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -20,8 +21,14 @@ enum log_level {
 #define PRINTF(f, a) __attribute__((format(printf, f, a)))
 
 void log_set_level(int level);
-/* Lines go to out (stderr at start) and, when copy >= 0, also to copy. */
-void log_set_outputs(int out, int copy);
+/*
+ * Lines go to stderr until a writer takes them: it gets one whole line,
+ * newline included, and returns false when it had to drop it.
+ */
+typedef bool log_writer(const char *line, size_t len);
+void log_set_writer(log_writer *w);
+/* The writer has room again: the count of dropped lines goes out. */
+void log_output_ready(void);
 /* fd itself, or a private non-blocking open of the same pipe or tty. */
 int log_private_fd(int fd);
 int log_enabled(enum log_level level);

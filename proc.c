@@ -17,6 +17,7 @@
 #include "conf.h"
 #include "fmt.h"
 #include "log.h"
+#include "output.h"
 #include "proc.h"
 #include "sig.h"
 #include "values.h"
@@ -51,6 +52,22 @@ child_fail(int fd, enum spawn_stage stage, int err)
 	_exit(stage == STAGE_EXEC ? proc_exec_failure_code(err) : 127);
 }
 
+/*
+ * The fork system call itself. libc's fork also keeps the books of
+ * threads and atfork handlers (about 2 KiB of locks in a static binary);
+ * tend has one thread and no handlers, and its children only set
+ * themselves up with system calls and exec.
+ */
+static pid_t
+fork_process(void)
+{
+#ifdef SYS_fork
+	return (pid_t)syscall(SYS_fork);
+#else
+	return (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+#endif
+}
+
 /* A close-on-exec pipe for the child's report, then fork. */
 static pid_t
 fork_with_pipe(int pipefd[2])
@@ -60,7 +77,7 @@ fork_with_pipe(int pipefd[2])
 
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return -1;
-	if ((pid = fork()) < 0) {
+	if ((pid = fork_process()) < 0) {
 		saved = errno;
 		close(pipefd[0]);
 		close(pipefd[1]);
@@ -74,98 +91,6 @@ fork_with_pipe(int pipefd[2])
 		close(pipefd[0]);
 	}
 	return pid;
-}
-
-pid_t
-proc_spawn(char *const argv[], char *const envp[], const sigset_t *mask,
-    int *errfd)
-{
-	int pipefd[2];
-	pid_t pid = fork_with_pipe(pipefd);
-
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		int err;
-
-		child_take_terminal();
-		sig_setmask(mask, NULL);
-		execvpe(argv[0], argv, envp);
-		err = errno;
-		child_fail(pipefd[1], STAGE_EXEC, err);
-	}
-	*errfd = pipefd[0];
-	return pid;
-}
-
-/*
- * Puts the open descriptor from at to, without close-on-exec. When tend
- * itself had to was closed, open() may already have returned it.
- */
-static int
-move_fd(int from, int to)
-{
-	if (from < 0)
-		return -1;
-	if (from == to)
-		return fcntl(to, F_SETFD, 0);
-	if (dup2(from, to) < 0)
-		return -1;
-	close(from);
-	return 0;
-}
-
-/* A file target is opened by the child, as root, before setuid. */
-static int
-child_output(const struct log_target *t, int fd)
-{
-	if (t->kind == LOG_INHERIT)
-		return 0;
-	if (t->kind == LOG_DISCARD)
-		return move_fd(open("/dev/null", O_WRONLY | O_CLOEXEC), fd);
-	return move_fd(open(t->path, O_WRONLY | O_CREAT | O_APPEND |
-	    O_CLOEXEC, 0644), fd);
-}
-
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)	/* linux/close_range.h, Linux 5.11 */
-#endif
-
-/* Every descriptor above 2 is closed at exec, the report pipe included. */
-static void
-child_close_fds(void)
-{
-	int fd;
-
-	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
-		return;
-	for (fd = 3; fd < 65536; fd++)
-		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-}
-
-/*
- * Default dispositions for every signal, through the system call itself:
- * libc's sigaction refuses 32 to 34, which a parent may still have
- * ignored. SIG_DFL needs no restorer.
- */
-static void
-child_reset_signals(void)
-{
-	struct {
-		void (*handler)(int);
-		unsigned long flags;
-		void (*restorer)(void);
-		unsigned char mask[SIG_MAX / 8];
-	} dfl = { .handler = SIG_DFL };
-	sigset_t none;
-	int sig;
-
-	for (sig = 1; sig <= SIG_MAX; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			(void)syscall(SYS_rt_sigaction, sig, &dfl, NULL,
-			    sizeof(dfl.mask));
-	sigemptyset(&none);
-	(void)sig_setmask(&none, NULL);
 }
 
 static const char *
@@ -219,11 +144,116 @@ child_exec(char *const argv[], char *const envp[])
 }
 
 pid_t
-proc_spawn_program(const struct program *p, int *errfd)
+proc_spawn(char *const argv[], char *const envp[], const sigset_t *mask,
+    int *errfd)
 {
 	int pipefd[2];
 	pid_t pid = fork_with_pipe(pipefd);
-	int fd = pipefd[1];
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int err;
+
+		child_take_terminal();
+		sig_setmask(mask, NULL);
+		err = child_exec(argv, envp);
+		child_fail(pipefd[1], STAGE_EXEC, err);
+	}
+	*errfd = pipefd[0];
+	return pid;
+}
+
+/*
+ * Puts the open descriptor from at to, without close-on-exec. When tend
+ * itself had to was closed, open() may already have returned it.
+ */
+static int
+move_fd(int from, int to)
+{
+	if (from < 0)
+		return -1;
+	if (from == to)
+		return fcntl(to, F_SETFD, 0);
+	if (dup2(from, to) < 0)
+		return -1;
+	close(from);
+	return 0;
+}
+
+/*
+ * fd 1 and 2 from what output.c chose: kept, /dev/null, a pipe, or
+ * tend's other stream. The latter is first copied above 2, so that
+ * swapping stdout and stderr works.
+ */
+static int
+child_outputs(const struct child_stdio *io, bool redirect_stderr)
+{
+	int want[2] = { io->out, io->err }, i;
+
+	for (i = 0; i < 2; i++)
+		if ((want[i] == 1 || want[i] == 2) && want[i] != i + 1 &&
+		    (want[i] = fcntl(want[i], F_DUPFD_CLOEXEC, 3)) < 0)
+			return i + 1;
+	for (i = 0; i < 2; i++) {
+		if (i == 1 && redirect_stderr)
+			return dup2(1, 2) < 0 ? 2 : 0;
+		if (want[i] == CHILD_DISCARD)
+			want[i] = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (want[i] != CHILD_INHERIT && move_fd(want[i], i + 1) < 0)
+			return i + 1;
+	}
+	return 0;
+}
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)	/* linux/close_range.h, Linux 5.11 */
+#endif
+
+/* Every descriptor above 2 is closed at exec, the report pipe included. */
+static void
+child_close_fds(void)
+{
+	int fd;
+
+	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+	for (fd = 3; fd < 65536; fd++)
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+/*
+ * Default dispositions for every signal, through the system call itself:
+ * libc's sigaction refuses 32 to 34, which a parent may still have
+ * ignored. SIG_DFL needs no restorer.
+ */
+static void
+child_reset_signals(void)
+{
+	struct {
+		void (*handler)(int);
+		unsigned long flags;
+		void (*restorer)(void);
+		unsigned char mask[SIG_MAX / 8];
+	} dfl = { .handler = SIG_DFL };
+	sigset_t none;
+	int sig;
+
+	for (sig = 1; sig <= SIG_MAX; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)syscall(SYS_rt_sigaction, sig, &dfl, NULL,
+			    sizeof(dfl.mask));
+	sigemptyset(&none);
+	(void)sig_setmask(&none, NULL);
+}
+
+pid_t
+proc_spawn_program(const struct program *p, const struct child_stdio *io,
+    int *errfd)
+{
+	int pipefd[2];
+	pid_t pid = fork_with_pipe(pipefd);
+	int fd = pipefd[1], failed;
 
 	if (pid != 0) {
 		if (pid > 0)
@@ -233,10 +263,8 @@ proc_spawn_program(const struct program *p, int *errfd)
 	setpgid(0, 0);
 	if (move_fd(open("/dev/null", O_RDONLY | O_CLOEXEC), 0) < 0)
 		child_fail(fd, STAGE_STDIN, errno);
-	if (child_output(&p->out, 1) < 0)
-		child_fail(fd, STAGE_STDOUT, errno);
-	if (p->redirect_stderr ? dup2(1, 2) < 0 : child_output(&p->err, 2) < 0)
-		child_fail(fd, STAGE_STDERR, errno);
+	if ((failed = child_outputs(io, p->redirect_stderr)) != 0)
+		child_fail(fd, failed == 1 ? STAGE_STDOUT : STAGE_STDERR, errno);
 	child_close_fds();
 	/*
 	 * Raw system calls: the child has one thread, and libc's set*id

@@ -20,16 +20,18 @@ pid_t proc_spawn(char *const argv[], char *const envp[], const sigset_t *mask,
     int *errfd);
 
 struct program;
+struct child_stdio;
 
 /*
  * Forks and execs a supervised program as supervisord does, in this
- * order: own process group, stdin from /dev/null, stdout and stderr to
- * their targets, every other descriptor closed, groups, gid and uid,
- * directory, umask, a clean signal state, the program's environment,
- * and exec with a PATH search in that environment. Same return and
- * errfd as proc_spawn.
+ * order: own process group, stdin from /dev/null, stdout and stderr as
+ * io says (output.h), every other descriptor closed, groups, gid and
+ * uid, directory, umask, a clean signal state, the program's
+ * environment, and exec with a PATH search in that environment. Same
+ * return and errfd as proc_spawn.
  */
-pid_t proc_spawn_program(const struct program *p, int *errfd);
+pid_t proc_spawn_program(const struct program *p,
+    const struct child_stdio *io, int *errfd);
 
 /* The step of a child's set-up that failed, as sent back on errfd. */
 enum spawn_stage {

@@ -20,6 +20,7 @@
 #include "fmt.h"
 #include "log.h"
 #include "mem.h"
+#include "output.h"
 #include "proc.h"
 #include "prog.h"
 #include "sig.h"
@@ -119,13 +120,24 @@ critical_ended(struct proc *p, int status)
 int
 prog_critical_summary(char *buf, size_t len)
 {
+	static const char head[] = "last lines on its stderr:\n";
 	const struct proc *p = progs.critical;
+	size_t n, tail;
 
-	if (!p)
+	if (!p || len == 0)
 		return 0;
-	return fmt_snprintf(buf, len, "tend: critical program '%s' ended in "
-	    "state %s (%s); tend exited with status %d\n", p->conf->name,
+	n = (size_t)fmt_snprintf(buf, len, "tend: critical program '%s' ended "
+	    "in state %s (%s); tend exited with status %d\n", p->conf->name,
 	    state_names[p->state], p->how, progs.critical_status);
+	if (n >= len)
+		return (int)len - 1;
+	/* the tail goes in place, then its heading before it */
+	if (len - n > sizeof(head) && (tail = output_stderr_tail(p->conf,
+	    buf + n + sizeof(head) - 1, len - n - (sizeof(head) - 1))) > 0) {
+		memcpy(buf + n, head, sizeof(head) - 1);
+		n += sizeof(head) - 1 + tail;
+	}
+	return (int)n;
 }
 
 static void spawn(struct proc *p, long long now);
@@ -158,13 +170,18 @@ static void
 spawn(struct proc *p, long long now)
 {
 	const struct program *c = p->conf;
-	pid_t pid;
+	struct child_stdio io;
+	pid_t pid = -1;
 
 	p->laststart = now;
 	p->deadline = 0;
 	set_state(p, STATE_STARTING);
-	pid = c->is_main ? proc_spawn(c->argv, c->envp, progs.mask, &p->errfd) :
-	    proc_spawn_program(c, &p->errfd);
+	if (c->is_main) {
+		pid = proc_spawn(c->argv, c->envp, progs.mask, &p->errfd);
+	} else if (output_prepare(c, &io) == 0) {
+		pid = proc_spawn_program(c, &io, &p->errfd);
+		output_spawned(c, &io, pid > 0);
+	}
 	if (pid < 0) {
 		plog(p, LOG_WARN, "spawnerr: cannot fork '%s': %s", c->name,
 		    strerror(errno));
@@ -235,8 +252,8 @@ report_failure(const struct proc *p, const struct spawn_failure *f)
 		break;
 	case STAGE_STDOUT:
 	case STAGE_STDERR:
-		log_error("%s: cannot open %s: %s", c->name, f->stage ==
-		    STAGE_STDOUT ? c->out.path : c->err.path, reason);
+		log_error("%s: cannot set up its %s: %s", c->name, f->stage ==
+		    STAGE_STDOUT ? "stdout" : "stderr", reason);
 		break;
 	case STAGE_GROUPS:
 	case STAGE_SETGID:
@@ -259,6 +276,7 @@ on_exit(struct proc *p, int wstatus, long long now)
 	bool failed, expected;
 	char how[48];
 
+	output_drain(c);
 	failed = proc_spawn_failure(p->errfd, &f) != STAGE_NONE;
 	p->errfd = -1;
 	p->pid = 0;

@@ -43,8 +43,9 @@ long long prog_next_deadline(void);
 int prog_critical_exit(void);
 
 /*
- * A line on the critical program that ended (name, final state, exit
- * status), for a termination message; its length, 0 when there is none.
+ * The termination message: a line on the critical program that ended
+ * (name, final state, exit status), then the last lines it wrote to
+ * stderr if tend relayed them. Its length, 0 when there is none.
  */
 int prog_critical_summary(char *buf, size_t len);
 

@@ -116,6 +116,16 @@ val_bool(const char *s, bool *out, const char **err)
 	return -1;
 }
 
+int
+val_log_format(const char *s, bool *json, const char **err)
+{
+	*json = strcasecmp(s, "json") == 0;
+	if (*json || strcasecmp(s, "text") == 0)
+		return 0;
+	*err = "expected text or json";
+	return -1;
+}
+
 /* Python's int(): optional blanks and sign, decimal digits, '_' allowed. */
 static int
 parse_long(const char *s, long *out)

@@ -23,6 +23,8 @@ int val_bool(const char *s, bool *out, const char **err);
 int val_int(const char *s, long min, long max, long *out, const char **err);
 /* An integer with an optional KB, MB or GB suffix (powers of 1024). */
 int val_bytes(const char *s, long long *out, const char **err);
+/* log_format: text (false) or json (true). */
+int val_log_format(const char *s, bool *json, const char **err);
 int val_signal(const char *s, int *out, const char **err);
 /* Seconds with up to three decimals ("8", "2.5") as milliseconds, <= max. */
 int val_seconds_ms(const char *s, long max, long *ms, const char **err);

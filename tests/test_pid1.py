@@ -331,7 +331,8 @@ def test_closed_standard_descriptors_are_reopened_on_dev_null(mode, tmp_path):
 @pytest.mark.parametrize("mode", MODES)
 def test_a_full_stderr_never_blocks_tend(tend, mode):
     # Nobody reads tend's stderr while its debug lines (one per forwarded
-    # real-time signal, and those queue) overfill the pipe: tend drops
+    # real-time signal, and those queue) overfill the pipe and tend's own
+    # 64 KiB buffer behind it (about 40 bytes a line): tend drops
     # lines rather than block, reports the loss once there is room again,
     # and still stops on SIGTERM.
     r, w = os.pipe()
@@ -340,7 +341,7 @@ def test_a_full_stderr_never_blocks_tend(tend, mode):
              stderr=w)
     os.close(w)
     wait_until(lambda: len(t.descendants()) == 2, what="sh and sleep")
-    for _ in range(3000):
+    for _ in range(8000):
         t.kill(40)
     # all of them taken from the queue: only then is the pipe surely over
     wait_until(lambda: not int(proc_status(t.pid, "ShdPnd"), 16) & 1 << 39,

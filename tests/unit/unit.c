@@ -1213,6 +1213,8 @@ test_conf_defaults(void)
 	CHECK(p->out.maxbytes == 50LL * 1024 * 1024 &&
 	    p->err.maxbytes == 50LL * 1024 * 1024);
 	CHECK(p->out.backups == 10 && p->err.backups == 10);
+	CHECK(p->out.fd == 1 && p->err.fd == 2);
+	CHECK(!p->format.prefix && !p->format.timestamp && !p->format.json);
 	CHECK(!p->critical);
 	CHECK(!p->user_spec && !p->directory && !p->umask_text);
 	CHECK(p->nenv == 0 && !p->is_main);
@@ -1227,6 +1229,52 @@ out:
 	    "stopasgroup=true\n") == 0);
 	p = find_program(&c, "x");
 	CHECK(p && p->stopasgroup && p->killasgroup);
+	arena_release(&c.arena);
+}
+
+static void
+test_conf_output(void)
+{
+	struct config c;
+	const struct program *p;
+
+	/* [tend] gives the default format, a program overrides it */
+	CHECK(load_text(&c, "[tend]\nlog_prefix = true\nlog_format = JSON\n"
+	    "logfile_maxbytes = 2KB\nlogfile_backups = 0\n"
+	    "[program:a]\ncommand=/bin/true\n"
+	    "[program:b]\ncommand=/bin/true\nlog_prefix = no\n"
+	    "log_timestamp = yes\nlog_format = text\n") == 0);
+	CHECK(c.format.prefix && c.format.json && !c.format.timestamp);
+	CHECK(c.logfile_maxbytes == 2048 && c.logfile_backups == 0);
+	p = find_program(&c, "a");
+	CHECK(p && p->format.prefix && p->format.json && !p->format.timestamp);
+	p = find_program(&c, "b");
+	CHECK(p && !p->format.prefix && !p->format.json && p->format.timestamp);
+	arena_release(&c.arena);
+
+	/* tend's own streams by name, either way round */
+	CHECK(load_text(&c, "[program:s]\ncommand=/bin/true\n"
+	    "stdout_logfile=/dev/stderr\nstderr_logfile=/proc/self/fd/1\n"
+	    "[program:t]\ncommand=/bin/true\nstdout_logfile=/dev/stdout\n"
+	    "stdout_logfile_maxbytes=50MB\nstderr_logfile=auto\n") == 0);
+	p = find_program(&c, "s");
+	CHECK(p && p->out.kind == LOG_INHERIT && p->out.fd == 2 &&
+	    p->err.kind == LOG_INHERIT && p->err.fd == 1);
+	p = find_program(&c, "t");
+	CHECK(p && p->out.kind == LOG_INHERIT && p->out.fd == 1 &&
+	    p->err.kind == LOG_INHERIT && p->err.fd == 2);
+	arena_release(&c.arena);
+
+	/* logfile defaults as supervisord's, and bad values */
+	CHECK(load_text(&c, "[program:d]\ncommand=/bin/true\n") == 0);
+	CHECK(c.logfile_maxbytes == 50LL * 1024 * 1024 &&
+	    c.logfile_backups == 10 && !c.format.prefix);
+	arena_release(&c.arena);
+	CHECK(load_text(&c, "[tend]\nlog_format = xml\n"
+	    "[program:d]\ncommand=/bin/true\n") > 0);
+	arena_release(&c.arena);
+	CHECK(load_text(&c, "[program:d]\ncommand=/bin/true\n"
+	    "log_prefix = maybe\n") > 0);
 	arena_release(&c.arena);
 }
 
@@ -1673,6 +1721,7 @@ main(void)
 	test_conf_duplicate_sections();
 	test_conf_numprocs();
 	test_conf_groups();
+	test_conf_output();
 	test_conf_names();
 	test_conf_include();
 	test_conf_errors();

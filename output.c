@@ -1,0 +1,1094 @@
+/*
+ * output.c: where the programs' output and tend's own log go.
+ *
+ * A stream bound for tend's own stdout or stderr without formatting is
+ * not relayed at all: the program inherits the descriptor, and tend
+ * copies nothing. Every other stream (to a log file, or with a prefix,
+ * a timestamp or JSON) reaches tend through a pipe and goes to a sink:
+ * tend's stdout, tend's stderr or a log file, each with one buffer.
+ *
+ * Lines stay whole. What a stream reads is cut into lines, and each line
+ * enters its sink's buffer whole, formatted, and at most PIPE_BUF bytes
+ * long, longer lines being cut into pieces. When other processes write
+ * to the same stream (sink->shared), tend writes whole lines of at most
+ * PIPE_BUF bytes, which the kernel never interleaves with other writes.
+ * A partial line waits OUTPUT_FLUSH_MS for its end. A log file that
+ * only one stream writes, unformatted, gets the bytes exactly as read.
+ *
+ * PID 1 never blocks on output. tend's stdout and stderr are written
+ * through a private non-blocking open, or send(MSG_DONTWAIT) on a
+ * socket. A full sink stops the reading of its streams, so that the
+ * programs' own writes wait in their pipes: tend's memory stays bounded
+ * by one buffer per stream and per sink. A write error drops output and
+ * is reported once per episode, and once more when writing works again.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "config.h"
+#include "fmt.h"
+#include "log.h"
+#include "loop.h"
+#include "mem.h"
+#include "output.h"
+
+/* A formatted line, newline included, is written in one atomic write. */
+#define LINE_OUT_MAX PIPE_BUF
+/* Longest program name put in a prefix, so that a line always fits. */
+#define NAME_MAX_OUT 128
+
+enum { CH_OUT, CH_ERR };
+
+static const char *const channel_names[] = { "stdout", "stderr" };
+
+struct sink {
+	struct watch watch;		/* EPOLLOUT while blocked */
+	const char *name;		/* for messages: the path, or "stdout" */
+	const char *path;		/* a log file; NULL for tend's streams */
+	long long maxbytes, size;
+	long backups;
+	int nsources;			/* streams and logs that write here */
+	bool shared;			/* others write too: atomic line writes */
+	bool socket;
+	bool rotates;			/* a regular file with maxbytes */
+	bool blocked;			/* full: waiting for EPOLLOUT */
+	int failing;			/* errno of the current error episode */
+	unsigned long long lost;	/* bytes dropped since the last report */
+	size_t off, len;		/* pending bytes: buf[off, off + len) */
+	char *buf;
+	struct sink *next;
+};
+
+/* A program, as output sees it. */
+struct source {
+	const struct program *conf;
+	const char *name;
+	struct sink *sink[2];		/* NULL: not relayed */
+	int child[2];			/* when not relayed: CHILD_* or 1/2 */
+	bool exact[2];			/* bytes as read, no line handling */
+	struct stream *current[2];	/* the pipes of its latest run */
+	struct stream *pending[2];	/* made for a fork under way */
+	int tail_channel;		/* the pipe fd 2 writes to, or -1 */
+	char *tail;			/* its last lines, critical programs */
+	size_t tail_len;
+};
+
+/* One pipe; a restart makes new ones while the old drain. */
+struct stream {
+	struct watch watch;		/* first: epoll hands this back */
+	struct source *src;
+	int channel;
+	bool reading, eof;
+	bool held;			/* ended with output still to write */
+	long long flush_at;		/* a partial line is due; 0: none */
+	size_t off, len;		/* unprocessed: in[off, off + len) */
+	struct stream *next;
+	char in[OUTPUT_STREAM_BUF];
+};
+
+static struct {
+	struct arena arena;
+	const struct config *config;
+	struct source *sources;
+	struct sink *sinks;
+	struct sink *std[2];		/* tend's stdout and stderr */
+	struct sink *log, *log_copy;	/* tend's own log */
+	struct stream *streams, *spare;
+	int ended;			/* streams at EOF still holding output */
+	long long stamp_ms;		/* the time in stamp, CLOCK_REALTIME */
+	char stamp[32];
+} out;
+
+static void sink_flush(struct sink *k);
+static bool stream_process(struct stream *st, bool force);
+static void stream_free(struct stream *st);
+static void stream_resume(struct stream *st);
+
+/* ---- sinks ------------------------------------------------------------- */
+
+static void
+sink_ready(struct watch *w, uint32_t events)
+{
+	(void)events;
+	sink_flush((struct sink *)w);
+}
+
+static struct sink *
+sink_new(const char *name)
+{
+	struct sink *k = arena_alloc(&out.arena, sizeof(*k));
+
+	/* mapped, not touched: costs memory only once output queues */
+	if (!k || (k->buf = mmap(NULL, OUTPUT_SINK_BUF, PROT_READ |
+	    PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) == MAP_FAILED)
+		fatal(1, "cannot allocate an output buffer");
+	k->name = name;
+	k->watch.fd = -1;
+	k->watch.ready = sink_ready;
+	k->next = out.sinks;
+	out.sinks = k;
+	return k;
+}
+
+/* tend's stdout (1) or stderr (2), written without ever blocking. */
+static struct sink *
+std_sink(int fd)
+{
+	struct sink **slot = &out.std[fd - 1];
+	struct stat st;
+
+	if (*slot)
+		return *slot;
+	*slot = sink_new(channel_names[fd - 1]);
+	(*slot)->watch.fd = log_private_fd(fd);
+	(*slot)->socket = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+	return *slot;
+}
+
+/* (Re)opens a log file, replacing the descriptor only on success. */
+static int
+sink_open(struct sink *k, int flags)
+{
+	struct stat st;
+	int fd = open(k->path, O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC | flags, 0644);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0)
+		st.st_mode = 0;
+	k->rotates = S_ISREG(st.st_mode) && k->maxbytes > 0;
+	k->size = S_ISREG(st.st_mode) ? st.st_size : 0;
+	if (k->watch.fd >= 0) {
+		if (k->blocked)
+			loop_unwatch(&k->watch);
+		close(k->watch.fd);
+	}
+	k->watch.fd = fd;
+	if (k->blocked && loop_watch(&k->watch, EPOLLOUT) < 0)
+		k->blocked = false;
+	return 0;
+}
+
+static struct sink *
+file_sink(const char *path, long long maxbytes, long backups)
+{
+	struct sink *k;
+
+	for (k = out.sinks; k; k = k->next)
+		if (k->path && strcmp(k->path, path) == 0)
+			return k;
+	k = sink_new(path);
+	k->path = path;
+	k->maxbytes = maxbytes;
+	k->backups = backups;
+	if (sink_open(k, 0) < 0)
+		fatal(2, "%s: cannot open the log file", path);
+	return k;
+}
+
+/*
+ * supervisord's names: path.1 is the newest copy, path.N the oldest;
+ * with no backups the file is emptied instead. A failed rename leaves
+ * the file growing, reported at each attempt.
+ */
+static void
+sink_rotate(struct sink *k)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+	long i;
+
+	k->size = 0;
+	if (k->backups == 0) {
+		if (ftruncate(k->watch.fd, 0) < 0)
+			log_warn("%s: cannot truncate for rotation", k->path);
+		return;
+	}
+	for (i = k->backups - 1; i >= 1; i--) {
+		fmt_snprintf(from, sizeof(from), "%s.%ld", k->path, i);
+		fmt_snprintf(to, sizeof(to), "%s.%ld", k->path, i + 1);
+		(void)rename(from, to);		/* ENOENT until there are i */
+	}
+	fmt_snprintf(to, sizeof(to), "%s.1", k->path);
+	if (rename(k->path, to) < 0 || sink_open(k, O_TRUNC) < 0)
+		log_warn("%s: cannot rotate", k->path);
+}
+
+/* The end of the last whole line in p[0, n), or 0 when there is none. */
+static size_t
+line_end(const char *p, size_t n)
+{
+	const char *nl = memrchr(p, '\n', n);
+
+	return nl ? (size_t)(nl - p) + 1 : 0;
+}
+
+/*
+ * The size of the next write: whole lines of at most PIPE_BUF bytes when
+ * the stream is shared, and never past a rotation point (0: rotate first).
+ */
+static size_t
+next_write(const struct sink *k)
+{
+	const char *p = k->buf + k->off;
+	size_t n = k->len, cut;
+
+	if (k->shared && n > LINE_OUT_MAX)
+		n = (cut = line_end(p, LINE_OUT_MAX)) ? cut : LINE_OUT_MAX;
+	if (k->rotates && k->size + (long long)n > k->maxbytes) {
+		size_t room = k->maxbytes > k->size ?
+		    (size_t)(k->maxbytes - k->size) : 0;
+
+		if ((cut = line_end(p, room < n ? room : n)) > 0)
+			return cut;
+		if (k->size > 0)
+			return 0;
+		return room < n ? room : n;	/* a line longer than a file */
+	}
+	return n;
+}
+
+static ssize_t
+sink_write(const struct sink *k, const char *p, size_t n)
+{
+	if (k->socket)
+		return send(k->watch.fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	return write(k->watch.fd, p, n);
+}
+
+static void
+sink_unblock(struct sink *k)
+{
+	struct stream *st, *next;
+
+	k->blocked = false;
+	loop_unwatch(&k->watch);
+	if (k == out.log)
+		log_output_ready();
+	for (st = out.streams; st; st = next) {
+		next = st->next;
+		if (st->src->sink[st->channel] != k ||
+		    !stream_process(st, st->eof))
+			continue;
+		if (st->eof && st->len == 0)
+			stream_free(st);
+		else
+			stream_resume(st);
+	}
+}
+
+static void
+sink_block(struct sink *k)
+{
+	if (loop_watch(&k->watch, EPOLLOUT) == 0)
+		k->blocked = true;
+}
+
+/* State first: the report goes through the sinks, maybe through k. */
+static void
+sink_fail(struct sink *k, int err)
+{
+	bool first = !k->failing;
+
+	k->failing = err;
+	k->lost += k->len;
+	k->off = k->len = 0;
+	if (first)
+		log_warnx("%s: %s; output is dropped until it can be written",
+		    k->name, strerror(err));
+}
+
+static void
+sink_recovered(struct sink *k)
+{
+	unsigned long long lost = k->lost;
+
+	k->failing = 0;
+	k->lost = 0;
+	if (lost)
+		log_warnx("%s: writing again, %llu bytes of output were "
+		    "dropped", k->name, lost);
+}
+
+static void
+sink_flush(struct sink *k)
+{
+	while (k->len > 0) {
+		size_t n = next_write(k);
+		ssize_t w;
+
+		if (n == 0) {
+			sink_rotate(k);
+			continue;
+		}
+		w = sink_write(k, k->buf + k->off, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (!k->blocked)
+				sink_block(k);
+			if (k->blocked)
+				return;
+			errno = EAGAIN;
+		}
+		if (w <= 0) {
+			sink_fail(k, w < 0 ? errno : EIO);
+			break;
+		}
+		k->off += (size_t)w;
+		k->len -= (size_t)w;
+		k->size += w;
+		if (k->rotates && k->size >= k->maxbytes)
+			sink_rotate(k);
+		if (k->failing || k->lost)
+			sink_recovered(k);
+	}
+	k->off = 0;
+	if (k->blocked) {
+		sink_unblock(k);
+		if (k->len && !k->blocked)
+			sink_flush(k);
+	}
+}
+
+/* Room for need more bytes, writing or compacting first; NULL: full. */
+static char *
+sink_room(struct sink *k, size_t need)
+{
+	if (OUTPUT_SINK_BUF - k->off - k->len < need && !k->blocked)
+		sink_flush(k);
+	if (OUTPUT_SINK_BUF - k->off - k->len < need && k->off) {
+		memmove(k->buf, k->buf + k->off, k->len);
+		k->off = 0;
+	}
+	if (OUTPUT_SINK_BUF - k->off - k->len < need)
+		return NULL;
+	return k->buf + k->off + k->len;
+}
+
+/* ---- formatting -------------------------------------------------------- */
+
+/* Proleptic Gregorian date of a day count since 1970-01-01. */
+static void
+civil_date(long long days, long long *y, unsigned *m, unsigned *d)
+{
+	long long z = days + 719468;
+	long long era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (long long)yoe + era * 400 + (*m <= 2);
+}
+
+/* "2026-11-25T10:50:23.123Z" (24 bytes), formatted once per millisecond. */
+static const char *
+stamp(void)
+{
+	struct timespec ts;
+	long long ms, s, y;
+	unsigned m, d;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (ms == out.stamp_ms && out.stamp[0])
+		return out.stamp;
+	out.stamp_ms = ms;
+	s = ts.tv_sec;
+	civil_date(s / 86400 - (s % 86400 < 0), &y, &m, &d);
+	s = (s % 86400 + 86400) % 86400;
+	fmt_snprintf(out.stamp, sizeof(out.stamp),
+	    "%04lld-%02u-%02uT%02u:%02u:%02u.%03uZ", y, m, d,
+	    (unsigned)(s / 3600), (unsigned)(s / 60 % 60), (unsigned)(s % 60),
+	    (unsigned)(ms % 1000));
+	return out.stamp;
+}
+
+/* The bytes c takes inside a JSON string. */
+static size_t
+json_width(unsigned char c)
+{
+	if (c == '"' || c == '\\' || c == '\n' || c == '\t' || c == '\r')
+		return 2;
+	return c < 0x20 || c == 0x7f ? 6 : 1;
+}
+
+/* How many bytes of p fit in room bytes once escaped. */
+static size_t
+json_fit(const char *p, size_t len, size_t room)
+{
+	size_t i, used = 0;
+
+	for (i = 0; i < len; i++) {
+		used += json_width((unsigned char)p[i]);
+		if (used > room)
+			break;
+	}
+	return i;
+}
+
+static size_t
+json_escape(char *o, const char *p, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, n = 0;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		switch (json_width(c)) {
+		case 1:
+			o[n++] = (char)c;
+			break;
+		case 2:
+			o[n++] = '\\';
+			o[n++] = c == '\n' ? 'n' : c == '\t' ? 't' :
+			    c == '\r' ? 'r' : (char)c;
+			break;
+		default:
+			memcpy(o + n, "\\u00", 4);
+			o[n + 4] = hex[c >> 4];
+			o[n + 5] = hex[c & 15];
+			n += 6;
+			break;
+		}
+	}
+	return n;
+}
+
+static size_t
+put_text(char *o, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(o, s, n);
+	return n;
+}
+
+/* A cut never falls inside a UTF-8 sequence, when it can be avoided. */
+static size_t
+utf8_cut(const char *p, size_t used)
+{
+	size_t back = 0;
+
+	while (back < 3 && used - back > 0 &&
+	    ((unsigned char)p[used - back] & 0xc0) == 0x80)
+		back++;
+	return used - back > 0 ? used - back : used;
+}
+
+/*
+ * One line into k, formatted; a line that does not fit in LINE_OUT_MAX
+ * bytes gives its first piece. Returns the bytes of p used, or -1 when k
+ * has no room.
+ */
+static long
+put_line(struct sink *k, const char *name, const struct log_format *f,
+    int channel, const char *p, size_t len)
+{
+	char *o = sink_room(k, LINE_OUT_MAX);
+	size_t n = 0, used, room;
+
+	if (!o)
+		return -1;
+	if (f->json) {
+		n += put_text(o + n, "{\"time\":\"");
+		n += put_text(o + n, stamp());
+		n += put_text(o + n, "\",\"program\":\"");
+		n += json_escape(o + n, name, strnlen(name, NAME_MAX_OUT));
+		n += put_text(o + n, "\",\"stream\":\"");
+		n += put_text(o + n, channel_names[channel]);
+		n += put_text(o + n, "\",\"line\":\"");
+		room = LINE_OUT_MAX - n - 3;		/* "}\n */
+		used = json_fit(p, len, room);
+		if (used < len)
+			used = utf8_cut(p, used);
+		n += json_escape(o + n, p, used);
+		n += put_text(o + n, "\"}");
+	} else {
+		if (f->timestamp) {
+			n += put_text(o + n, stamp());
+			o[n++] = ' ';
+		}
+		if (f->prefix) {
+			size_t nl = strnlen(name, NAME_MAX_OUT);
+
+			memcpy(o + n, name, nl);
+			n += nl;
+			n += put_text(o + n, " | ");
+		}
+		room = LINE_OUT_MAX - n - 1;
+		used = len < room ? len : utf8_cut(p, room);
+		memcpy(o + n, p, used);
+		n += used;
+	}
+	o[n++] = '\n';
+	k->len += n;
+	return (long)used;
+}
+
+/* As much of p as k takes, unchanged; 0 when it is full. */
+static size_t
+put_raw(struct sink *k, const char *p, size_t len)
+{
+	size_t room;
+
+	if (!sink_room(k, len < OUTPUT_SINK_BUF ? len : OUTPUT_SINK_BUF) &&
+	    !sink_room(k, 1))
+		return 0;
+	room = OUTPUT_SINK_BUF - k->off - k->len;
+	if (len > room)
+		len = room;
+	memcpy(k->buf + k->off + k->len, p, len);
+	k->len += len;
+	return len;
+}
+
+/* The last stderr lines of a critical program, for its epitaph. */
+static void
+tail_add(struct source *s, int channel, const char *p, size_t len)
+{
+	if (!s->tail || channel != s->tail_channel)
+		return;
+	if (len >= OUTPUT_TAIL)
+		p += len - (OUTPUT_TAIL - 1), len = OUTPUT_TAIL - 1;
+	/* kept within twice the tail, so that moving it is rare */
+	if (s->tail_len + len + 1 > 2 * OUTPUT_TAIL) {
+		size_t keep = s->tail_len < OUTPUT_TAIL ? s->tail_len :
+		    OUTPUT_TAIL;
+
+		memmove(s->tail, s->tail + s->tail_len - keep, keep);
+		s->tail_len = keep;
+	}
+	memcpy(s->tail + s->tail_len, p, len);
+	s->tail_len += len;
+	s->tail[s->tail_len++] = '\n';
+}
+
+/* ---- streams ----------------------------------------------------------- */
+
+static void
+stream_ready(struct watch *w, uint32_t events);
+
+static struct stream *
+stream_new(struct source *s, int channel)
+{
+	struct stream *st = out.spare;
+
+	if (st) {
+		out.spare = st->next;
+	} else {
+		st = mmap(NULL, sizeof(*st), PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (st == MAP_FAILED)
+			return NULL;
+	}
+	st->watch.fd = -1;
+	st->watch.ready = stream_ready;
+	st->src = s;
+	st->channel = channel;
+	st->reading = st->eof = st->held = false;
+	st->flush_at = 0;
+	st->off = st->len = 0;
+	st->next = NULL;
+	return st;
+}
+
+static void
+stream_pause(struct stream *st)
+{
+	if (st->reading)
+		loop_unwatch(&st->watch);
+	st->reading = false;
+}
+
+static void
+stream_resume(struct stream *st)
+{
+	if (st->reading || st->eof)
+		return;
+	if (loop_watch(&st->watch, EPOLLIN) < 0)
+		log_warn("%s: cannot watch its %s", st->src->name,
+		    channel_names[st->channel]);
+	else
+		st->reading = true;
+}
+
+/* Unlinks a stream and keeps its memory for the next one. */
+static void
+stream_free(struct stream *st)
+{
+	struct stream **pp;
+
+	stream_pause(st);
+	if (st->watch.fd >= 0)
+		close(st->watch.fd);
+	st->watch.fd = -1;
+	if (st->held)
+		out.ended--;
+	for (pp = &out.streams; *pp; pp = &(*pp)->next) {
+		if (*pp == st) {
+			*pp = st->next;
+			break;
+		}
+	}
+	if (st->src->current[st->channel] == st)
+		st->src->current[st->channel] = NULL;
+	st->next = out.spare;
+	out.spare = st;
+}
+
+static void
+consume(struct stream *st, size_t n)
+{
+	st->off += n;
+	st->len -= n;
+}
+
+/*
+ * Moves what the stream holds to its sink: whole lines, and a partial
+ * line only when forced (end of file, or it waited OUTPUT_FLUSH_MS) or
+ * when it fills the buffer. Returns false when the sink is full.
+ */
+static bool
+stream_process(struct stream *st, bool force)
+{
+	struct source *s = st->src;
+	struct sink *k = s->sink[st->channel];
+
+	while (st->len > 0) {
+		const char *p = st->in + st->off;
+		const char *nl;
+		size_t len;
+		long used;
+
+		if (s->exact[st->channel]) {
+			if ((used = (long)put_raw(k, p, st->len)) == 0)
+				goto full;
+			consume(st, (size_t)used);
+			continue;
+		}
+		nl = memchr(p, '\n', st->len);
+		len = nl ? (size_t)(nl - p) : st->len;
+		if (!nl && !force && st->len < OUTPUT_STREAM_BUF)
+			break;
+		if ((used = put_line(k, s->name, &s->conf->format, st->channel,
+		    p, len)) < 0)
+			goto full;
+		tail_add(s, st->channel, p, (size_t)used);
+		consume(st, (size_t)used + (nl && (size_t)used == len));
+	}
+	if (st->len == 0)
+		st->off = 0;
+	st->flush_at = st->len == 0 ? 0 : st->flush_at ? st->flush_at :
+	    loop_now() + OUTPUT_FLUSH_MS;
+	return true;
+full:
+	st->flush_at = 0;	/* the sink's unblocking takes over */
+	return false;
+}
+
+/*
+ * The pipe is closed for good: whatever is left goes out as lines. A
+ * stream whose sink is full waits for it, up to OUTPUT_ENDED_MAX such
+ * streams (a crash loop behind a stuck collector); beyond, it is dropped.
+ */
+static void
+stream_end(struct stream *st)
+{
+	struct sink *k = st->src->sink[st->channel];
+
+	stream_pause(st);
+	st->eof = true;
+	close(st->watch.fd);
+	st->watch.fd = -1;
+	if (stream_process(st, true) && !k->blocked)
+		sink_flush(k);
+	if (st->len == 0) {
+		stream_free(st);
+		return;
+	}
+	st->held = true;
+	if (++out.ended > OUTPUT_ENDED_MAX) {
+		k->lost += st->len;
+		stream_free(st);
+	}
+}
+
+/* One read and its relaying; true when more may be read at once. */
+static bool
+stream_read(struct stream *st)
+{
+	struct sink *k = st->src->sink[st->channel];
+	ssize_t n;
+
+	if (st->off) {		/* a partial line, short unless the sink is full */
+		memmove(st->in, st->in + st->off, st->len);
+		st->off = 0;
+	}
+	n = read(st->watch.fd, st->in + st->len, OUTPUT_STREAM_BUF - st->len);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return errno == EINTR;
+	if (n <= 0) {
+		if (n < 0)
+			log_warn("%s: reading its %s", st->src->name,
+			    channel_names[st->channel]);
+		stream_end(st);
+		return false;
+	}
+	st->len += (size_t)n;
+	if (!stream_process(st, false)) {
+		stream_pause(st);
+		return false;
+	}
+	if (!k->blocked)
+		sink_flush(k);
+	return st->reading;
+}
+
+/*
+ * An event of the same epoll batch may name a stream that an earlier
+ * event (a program's exit) has already drained and freed.
+ */
+static void
+stream_ready(struct watch *w, uint32_t events)
+{
+	struct stream *st = (struct stream *)w;
+
+	(void)events;
+	if (st->reading)
+		(void)stream_read(st);
+}
+
+/* ---- tend's own log ---------------------------------------------------- */
+
+static bool
+log_line_to(struct sink *k, const char *line, size_t len)
+{
+	const struct log_format *f = &out.config->format;
+	struct log_format own = { false, f->timestamp, f->json };
+
+	/* "tend: " says who speaks in text; JSON has "program" for that */
+	if (own.json && len > 6 && memcmp(line, "tend: ", 6) == 0)
+		line += 6, len -= 6;
+	if (put_line(k, "tend", &own, CH_ERR, line, len - 1) < 0)
+		return false;
+	if (!k->blocked)
+		sink_flush(k);
+	return true;
+}
+
+static bool
+log_write(const char *line, size_t len)
+{
+	bool ok = log_line_to(out.log, line, len);
+
+	if (out.log_copy)
+		(void)log_line_to(out.log_copy, line, len);
+	return ok;
+}
+
+/* ---- set-up ------------------------------------------------------------ */
+
+static bool
+is_plain(const struct log_format *f)
+{
+	return !f->prefix && !f->timestamp && !f->json;
+}
+
+static struct source *
+source_of(const struct program *p)
+{
+	return &out.sources[p - out.config->programs];
+}
+
+/* Where one of a program's streams goes; inherit[fd-1]: not relayed. */
+static void
+route(struct source *s, int ch, bool inherit[2])
+{
+	const struct program *p = s->conf;
+	const struct log_target *t = ch == CH_ERR ? &p->err : &p->out;
+
+	s->child[ch] = CHILD_INHERIT;
+	if (ch == CH_ERR && p->redirect_stderr)
+		return;			/* fd 2 is fd 1, wherever that goes */
+	if (p->is_main) {
+		inherit[ch] = true;
+		return;
+	}
+	if (t->kind == LOG_DISCARD) {
+		s->child[ch] = CHILD_DISCARD;
+		return;
+	}
+	if (t->kind == LOG_FILE) {
+		s->sink[ch] = file_sink(t->path, t->maxbytes, t->backups);
+	} else if (is_plain(&p->format)) {
+		inherit[t->fd - 1] = true;
+		if (t->fd != ch + 1)
+			s->child[ch] = t->fd;	/* the other one of tend's */
+		return;
+	} else {
+		s->sink[ch] = std_sink(t->fd);
+	}
+	s->sink[ch]->nsources++;
+}
+
+static bool
+same_file(int a, int b)
+{
+	struct stat sa, sb;
+
+	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 &&
+	    sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* The stderr of a critical program is kept for the termination message. */
+static void
+keep_tail(struct source *s)
+{
+	const struct program *p = s->conf;
+
+	s->tail_channel = p->redirect_stderr ? CH_OUT : CH_ERR;
+	if (!p->critical || !s->sink[s->tail_channel] ||
+	    !(s->tail = arena_alloc(&out.arena, 2 * OUTPUT_TAIL)))
+		s->tail_channel = -1;
+}
+
+void
+output_setup(const struct config *c)
+{
+	bool inherit[2] = { false, false };
+	size_t i;
+	int ch;
+
+	out.config = c;
+	out.sources = arena_alloc(&out.arena, (c->nprograms + 1) *
+	    sizeof(*out.sources));
+	if (!out.sources)
+		fatal(1, "cannot allocate the output of %zu programs",
+		    c->nprograms);
+	out.log = std_sink(c->log_to_stdout ? 1 : 2);
+	out.log->nsources++;
+	if (c->logfile) {
+		out.log_copy = file_sink(c->logfile, c->logfile_maxbytes,
+		    c->logfile_backups);
+		out.log_copy->nsources++;
+	}
+	for (i = 0; i < c->nprograms; i++) {
+		struct source *s = &out.sources[i];
+
+		s->conf = &c->programs[i];
+		s->name = s->conf->name;
+		for (ch = CH_OUT; ch <= CH_ERR; ch++)
+			route(s, ch, inherit);
+	}
+	for (i = 0; i < c->nprograms; i++) {
+		struct source *s = &out.sources[i];
+
+		for (ch = CH_OUT; ch <= CH_ERR; ch++)
+			s->exact[ch] = s->sink[ch] && s->sink[ch]->path &&
+			    s->sink[ch]->nsources == 1 &&
+			    is_plain(&s->conf->format);
+		keep_tail(s);
+	}
+	for (ch = 0; ch < 2; ch++)
+		if (out.std[ch])
+			out.std[ch]->shared = inherit[ch] ||
+			    same_file(STDOUT_FILENO, STDERR_FILENO);
+	log_set_writer(log_write);
+}
+
+/* ---- programs ---------------------------------------------------------- */
+
+int
+output_prepare(const struct program *p, struct child_stdio *io)
+{
+	struct source *s = source_of(p);
+	int ch, fds[2], *child[2] = { &io->out, &io->err };
+
+	for (ch = CH_OUT; ch <= CH_ERR; ch++) {
+		struct stream *st;
+
+		*child[ch] = s->child[ch];
+		if (!s->sink[ch])
+			continue;
+		if (!(st = stream_new(s, ch))) {
+			output_spawned(p, io, false);
+			errno = ENOMEM;
+			return -1;
+		}
+		/* pending before the pipe exists, so that a failure frees it */
+		s->pending[ch] = st;
+		*child[ch] = -1;
+		if (pipe2(fds, O_CLOEXEC) < 0) {
+			int err = errno;
+
+			output_spawned(p, io, false);
+			errno = err;
+			return -1;
+		}
+		/* the child's end stays blocking: only tend's is not */
+		(void)fcntl(fds[0], F_SETFL, O_NONBLOCK);
+		st->watch.fd = fds[0];
+		*child[ch] = fds[1];
+	}
+	return 0;
+}
+
+void
+output_spawned(const struct program *p, struct child_stdio *io,
+    bool forked)
+{
+	struct source *s = source_of(p);
+	int ch, *child[2] = { &io->out, &io->err };
+
+	for (ch = CH_OUT; ch <= CH_ERR; ch++) {
+		struct stream *st = s->pending[ch];
+
+		if (!st)
+			continue;
+		s->pending[ch] = NULL;
+		if (*child[ch] >= 0)
+			close(*child[ch]);
+		if (!forked) {
+			if (st->watch.fd >= 0)
+				close(st->watch.fd);
+			st->next = out.spare;
+			out.spare = st;
+			continue;
+		}
+		st->next = out.streams;
+		out.streams = st;
+		s->current[ch] = st;
+		stream_resume(st);
+	}
+}
+
+/*
+ * A program has exited: what it wrote is in its pipes, and is relayed
+ * before its exit is logged. Bounded, since a descendant may keep
+ * writing to the same pipe.
+ */
+void
+output_drain(const struct program *p)
+{
+	struct source *s = source_of(p);
+	int ch, i;
+
+	for (ch = CH_OUT; ch <= CH_ERR; ch++)
+		for (i = 0; i < 8 && s->current[ch] &&
+		    stream_read(s->current[ch]); i++)
+			;
+}
+
+void
+output_run_timers(long long now)
+{
+	struct stream *st, *next;
+
+	for (st = out.streams; st; st = next) {
+		struct sink *k = st->src->sink[st->channel];
+
+		next = st->next;
+		if (!st->flush_at || st->flush_at > now || k->blocked)
+			continue;
+		if (stream_process(st, true) && !k->blocked)
+			sink_flush(k);
+	}
+}
+
+long long
+output_next_deadline(void)
+{
+	const struct stream *st;
+	long long next = 0;
+
+	for (st = out.streams; st; st = st->next)
+		if (st->flush_at && !st->src->sink[st->channel]->blocked &&
+		    (!next || st->flush_at < next))
+			next = st->flush_at;
+	return next;
+}
+
+bool
+output_reopen(void)
+{
+	struct sink *k;
+	bool any = false;
+
+	for (k = out.sinks; k; k = k->next) {
+		if (!k->path)
+			continue;
+		any = true;
+		if (sink_open(k, 0) < 0)
+			log_warn("%s: cannot reopen", k->path);
+	}
+	return any;
+}
+
+bool
+output_pending(void)
+{
+	const struct sink *k;
+
+	if (out.streams)
+		return true;
+	for (k = out.sinks; k; k = k->next)
+		if (k->len && !k->failing)
+			return true;
+	return false;
+}
+
+void
+output_finish(void)
+{
+	unsigned long long lost = 0;
+	struct stream *st;
+	struct sink *k;
+
+	for (st = out.streams; st; st = st->next)
+		lost += st->len;
+	for (k = out.sinks; k; k = k->next)
+		if (k->len && !k->blocked)
+			sink_flush(k);
+	for (k = out.sinks; k; k = k->next)
+		lost += k->len;
+	if (lost)
+		log_warnx("%llu bytes of output could not be delivered", lost);
+}
+
+size_t
+output_stderr_tail(const struct program *p, char *buf, size_t len)
+{
+	const struct source *s;
+	const char *t;
+	size_t n;
+
+	if (!out.sources || !len || !(s = source_of(p))->tail)
+		return 0;
+	n = s->tail_len < len - 1 ? s->tail_len : len - 1;
+	t = s->tail + s->tail_len - n;
+	/* start at a line */
+	if (n < s->tail_len && t[-1] != '\n') {
+		const char *nl = memchr(t, '\n', n);
+
+		n = nl ? n - (size_t)(nl + 1 - t) : 0;
+		t = nl ? nl + 1 : t;
+	}
+	memcpy(buf, t, n);
+	buf[n] = '\0';
+	return n;
+}
