@@ -1539,6 +1539,9 @@ add_main(struct loader *l, struct program_list *list, char **command,
 	p->stopwaitsecs = 86400L * 365;	/* the shutdown budget rules */
 	p->stopasgroup = p->killasgroup = group;
 	p->critical = true;
+	p->out.fd = 1;
+	p->err.fd = 2;
+	p->format = l->config->format;
 	p->is_main = true;
 	p->forward_group = group;
 	p->priority = p->group_priority = LONG_MAX;

@@ -57,7 +57,8 @@
  * tend reads has a buffer of OUTPUT_STREAM_BUF bytes, each target one of
  * OUTPUT_SINK_BUF: with the pipes' own 64 KiB, the bound of what a stuck
  * target holds back. OUTPUT_TAIL bytes of a critical program's stderr
- * are kept for the termination message (at most 4096 bytes in all), and
+ * are kept for the termination message (which Kubernetes cuts at 4096
+ * bytes), and
  * at most OUTPUT_ENDED_MAX closed pipes wait for a stuck target.
  */
 #ifndef OUTPUT_FLUSH_MS
@@ -70,7 +71,7 @@
 #define OUTPUT_SINK_BUF (64 * 1024)
 #endif
 #ifndef OUTPUT_TAIL
-#define OUTPUT_TAIL 3072
+#define OUTPUT_TAIL 4096
 #endif
 #ifndef OUTPUT_ENDED_MAX
 #define OUTPUT_ENDED_MAX 32

@@ -81,6 +81,7 @@ struct source {
 	int tail_channel;		/* the pipe fd 2 writes to, or -1 */
 	char *tail;			/* its last lines, critical programs */
 	size_t tail_len;
+	bool tail_cut;			/* tail[0] may be inside a line */
 };
 
 /* One pipe; a restart makes new ones while the old drain. */
@@ -531,7 +532,7 @@ put_line(struct sink *k, const char *name, const struct log_format *f,
 			n += put_text(o + n, " | ");
 		}
 		room = LINE_OUT_MAX - n - 1;
-		used = len < room ? len : utf8_cut(p, room);
+		used = len <= room ? len : utf8_cut(p, room);
 		memcpy(o + n, p, used);
 		n += used;
 	}
@@ -557,25 +558,35 @@ put_raw(struct sink *k, const char *p, size_t len)
 	return len;
 }
 
-/* The last stderr lines of a critical program, for its epitaph. */
+/*
+ * The last stderr lines of a critical program, for its epitaph: a line
+ * (newline added), or bytes as read. The buffer holds twice the tail, so
+ * that the oldest bytes are moved out only once per OUTPUT_TAIL.
+ */
 static void
-tail_add(struct source *s, int channel, const char *p, size_t len)
+tail_add(struct source *s, int channel, const char *p, size_t len,
+    bool line)
 {
+	size_t keep;
+
 	if (!s->tail || channel != s->tail_channel)
 		return;
-	if (len >= OUTPUT_TAIL)
-		p += len - (OUTPUT_TAIL - 1), len = OUTPUT_TAIL - 1;
-	/* kept within twice the tail, so that moving it is rare */
+	if (len >= OUTPUT_TAIL) {
+		p += len - (OUTPUT_TAIL - 1);
+		len = OUTPUT_TAIL - 1;
+		s->tail_len = 0;
+		s->tail_cut = true;
+	}
 	if (s->tail_len + len + 1 > 2 * OUTPUT_TAIL) {
-		size_t keep = s->tail_len < OUTPUT_TAIL ? s->tail_len :
-		    OUTPUT_TAIL;
-
+		keep = s->tail_len < OUTPUT_TAIL ? s->tail_len : OUTPUT_TAIL;
 		memmove(s->tail, s->tail + s->tail_len - keep, keep);
 		s->tail_len = keep;
+		s->tail_cut = true;
 	}
 	memcpy(s->tail + s->tail_len, p, len);
 	s->tail_len += len;
-	s->tail[s->tail_len++] = '\n';
+	if (line)
+		s->tail[s->tail_len++] = '\n';
 }
 
 /* ---- streams ----------------------------------------------------------- */
@@ -678,6 +689,7 @@ stream_process(struct stream *st, bool force)
 		if (s->exact[st->channel]) {
 			if ((used = (long)put_raw(k, p, st->len)) == 0)
 				goto full;
+			tail_add(s, st->channel, p, (size_t)used, false);
 			consume(st, (size_t)used);
 			continue;
 		}
@@ -688,7 +700,7 @@ stream_process(struct stream *st, bool force)
 		if ((used = put_line(k, s->name, &s->conf->format, st->channel,
 		    p, len)) < 0)
 			goto full;
-		tail_add(s, st->channel, p, (size_t)used);
+		tail_add(s, st->channel, p, (size_t)used, true);
 		consume(st, (size_t)used + (nl && (size_t)used == len));
 	}
 	if (st->len == 0)
@@ -825,10 +837,6 @@ route(struct source *s, int ch, bool inherit[2])
 	s->child[ch] = CHILD_INHERIT;
 	if (ch == CH_ERR && p->redirect_stderr)
 		return;			/* fd 2 is fd 1, wherever that goes */
-	if (p->is_main) {
-		inherit[ch] = true;
-		return;
-	}
 	if (t->kind == LOG_DISCARD) {
 		s->child[ch] = CHILD_DISCARD;
 		return;
@@ -1082,7 +1090,7 @@ output_stderr_tail(const struct program *p, char *buf, size_t len)
 	n = s->tail_len < len - 1 ? s->tail_len : len - 1;
 	t = s->tail + s->tail_len - n;
 	/* start at a line */
-	if (n < s->tail_len && t[-1] != '\n') {
+	if (n < s->tail_len ? t[-1] != '\n' : s->tail_cut) {
 		const char *nl = memchr(t, '\n', n);
 
 		n = nl ? n - (size_t)(nl + 1 - t) : 0;

@@ -93,6 +93,48 @@ fork_with_pipe(int pipefd[2])
 	return pid;
 }
 
+/*
+ * Puts the open descriptor from at to, without close-on-exec. When tend
+ * itself had to was closed, open() may already have returned it.
+ */
+static int
+move_fd(int from, int to)
+{
+	if (from < 0)
+		return -1;
+	if (from == to)
+		return fcntl(to, F_SETFD, 0);
+	if (dup2(from, to) < 0)
+		return -1;
+	close(from);
+	return 0;
+}
+
+/*
+ * fd 1 and 2 from what output.c chose: kept, /dev/null, a pipe, or
+ * tend's other stream. The latter is first copied above 2, so that
+ * swapping stdout and stderr works.
+ */
+static int
+child_outputs(const struct child_stdio *io, bool redirect_stderr)
+{
+	int want[2] = { io->out, io->err }, i;
+
+	for (i = 0; i < 2; i++)
+		if ((want[i] == 1 || want[i] == 2) && want[i] != i + 1 &&
+		    (want[i] = fcntl(want[i], F_DUPFD_CLOEXEC, 3)) < 0)
+			return i + 1;
+	for (i = 0; i < 2; i++) {
+		if (i == 1 && redirect_stderr)
+			return dup2(1, 2) < 0 ? 2 : 0;
+		if (want[i] == CHILD_DISCARD)
+			want[i] = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (want[i] != CHILD_INHERIT && move_fd(want[i], i + 1) < 0)
+			return i + 1;
+	}
+	return 0;
+}
+
 static const char *
 env_get(char *const envp[], const char *name)
 {
@@ -145,7 +187,7 @@ child_exec(char *const argv[], char *const envp[])
 
 pid_t
 proc_spawn(char *const argv[], char *const envp[], const sigset_t *mask,
-    int *errfd)
+    const struct child_stdio *io, int *errfd)
 {
 	int pipefd[2];
 	pid_t pid = fork_with_pipe(pipefd);
@@ -153,57 +195,18 @@ proc_spawn(char *const argv[], char *const envp[], const sigset_t *mask,
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
-		int err;
+		int err, failed;
 
 		child_take_terminal();
+		if ((failed = child_outputs(io, false)) != 0)
+			child_fail(pipefd[1], failed == 1 ? STAGE_STDOUT :
+			    STAGE_STDERR, errno);
 		sig_setmask(mask, NULL);
 		err = child_exec(argv, envp);
 		child_fail(pipefd[1], STAGE_EXEC, err);
 	}
 	*errfd = pipefd[0];
 	return pid;
-}
-
-/*
- * Puts the open descriptor from at to, without close-on-exec. When tend
- * itself had to was closed, open() may already have returned it.
- */
-static int
-move_fd(int from, int to)
-{
-	if (from < 0)
-		return -1;
-	if (from == to)
-		return fcntl(to, F_SETFD, 0);
-	if (dup2(from, to) < 0)
-		return -1;
-	close(from);
-	return 0;
-}
-
-/*
- * fd 1 and 2 from what output.c chose: kept, /dev/null, a pipe, or
- * tend's other stream. The latter is first copied above 2, so that
- * swapping stdout and stderr works.
- */
-static int
-child_outputs(const struct child_stdio *io, bool redirect_stderr)
-{
-	int want[2] = { io->out, io->err }, i;
-
-	for (i = 0; i < 2; i++)
-		if ((want[i] == 1 || want[i] == 2) && want[i] != i + 1 &&
-		    (want[i] = fcntl(want[i], F_DUPFD_CLOEXEC, 3)) < 0)
-			return i + 1;
-	for (i = 0; i < 2; i++) {
-		if (i == 1 && redirect_stderr)
-			return dup2(1, 2) < 0 ? 2 : 0;
-		if (want[i] == CHILD_DISCARD)
-			want[i] = open("/dev/null", O_WRONLY | O_CLOEXEC);
-		if (want[i] != CHILD_INHERIT && move_fd(want[i], i + 1) < 0)
-			return i + 1;
-	}
-	return 0;
 }
 
 #ifndef CLOSE_RANGE_CLOEXEC

@@ -11,16 +11,18 @@
 /*
  * Forks and execs argv (PATH lookup) with envp in a new process group which, when
  * tend's group owns the terminal, becomes the terminal's foreground group.
- * The child gets mask as its signal mask. On success returns the pid and
+ * The child gets mask as its signal mask, and stdout and stderr as io
+ * says (output.h): tend's own unless main's output is formatted. On success returns the pid and
  * stores in *errfd a pipe that yields the exec errno if exec failed (read
  * it with proc_exec_errno once the child is reaped). Returns -1 with errno
  * set when fork itself fails.
  */
+struct child_stdio;
+
 pid_t proc_spawn(char *const argv[], char *const envp[], const sigset_t *mask,
-    int *errfd);
+    const struct child_stdio *io, int *errfd);
 
 struct program;
-struct child_stdio;
 
 /*
  * Forks and execs a supervised program as supervisord does, in this

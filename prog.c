@@ -176,10 +176,9 @@ spawn(struct proc *p, long long now)
 	p->laststart = now;
 	p->deadline = 0;
 	set_state(p, STATE_STARTING);
-	if (c->is_main) {
-		pid = proc_spawn(c->argv, c->envp, progs.mask, &p->errfd);
-	} else if (output_prepare(c, &io) == 0) {
-		pid = proc_spawn_program(c, &io, &p->errfd);
+	if (output_prepare(c, &io) == 0) {
+		pid = c->is_main ? proc_spawn(c->argv, c->envp, progs.mask, &io,
+		    &p->errfd) : proc_spawn_program(c, &io, &p->errfd);
 		output_spawned(c, &io, pid > 0);
 	}
 	if (pid < 0) {

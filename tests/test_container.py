@@ -13,6 +13,7 @@ tend built by `make`. Run: /usr/bin/python3 -m pytest -v tests/test_container.py
 """
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -461,3 +462,31 @@ def test_default_grace_ends_before_podmans_timeout(podman, container):
     assert BUDGET_OVER.format(8000) \
         in logs.splitlines(), logs
     assert elapsed >= 7.9, logs
+
+
+def test_prefixed_programs_print_only_whole_lines(podman):
+    # Two programs defined by the environment alone, each line written in
+    # two pieces; main waits for both to be done. The container's stdout
+    # must hold each line whole, prefixed, in order.
+    count = 2000
+    tail = "0123456789abcdefghijklmnopqrstuvwxyz"
+    env = ["-e", "TEND_LOG_PREFIX=true"]
+    for name in ("a", "b"):
+        loop = (f'i=0; while [ $i -lt {count} ]; do printf "{name}-$i-"; '
+                f'printf "{tail}\\n"; i=$((i+1)); done; touch /{name}.done')
+        prog = f"TEND_PROGRAM_{name.upper()}_"
+        env += ["-e", f"{prog}COMMAND=sh -c '{loop}'",
+                "-e", f"{prog}STARTSECS=0",
+                "-e", f"{prog}AUTORESTART=false"]
+    res = podman.run(*env, podman.image, "sh", "-c",
+                     "while [ ! -e /a.done ] || [ ! -e /b.done ]; "
+                     "do sleep 0.1; done")
+    assert res.returncode == 0, res.stderr
+    seen = {"a": 0, "b": 0}
+    for line in res.stdout.split("\n")[:-1]:
+        m = re.fullmatch(rf"(a|b) \| (a|b)-(\d+)-{tail}", line)
+        assert m and m.group(1) == m.group(2), f"not a whole line: {line!r}"
+        assert int(m.group(3)) == seen[m.group(1)], line
+        seen[m.group(1)] += 1
+    assert res.stdout.endswith("\n")
+    assert seen == {"a": count, "b": count}, res.stderr
