@@ -69,10 +69,13 @@ struct sink {
 	struct sink *next;
 };
 
-/* A program, as output sees it. */
+/* A program (or tend itself), as output sees it. */
 struct source {
 	const struct program *conf;
 	const char *name;
+	struct log_format format;
+	char prefix[NAME_MAX_OUT + 4];	/* "NAME | ", or "" */
+	size_t prefix_len;
 	struct sink *sink[2];		/* NULL: not relayed */
 	int child[2];			/* when not relayed: CHILD_* or 1/2 */
 	bool exact[2];			/* bytes as read, no line handling */
@@ -104,6 +107,7 @@ static struct {
 	struct sink *sinks;
 	struct sink *std[2];		/* tend's stdout and stderr */
 	struct sink *log, *log_copy;	/* tend's own log */
+	struct source tend;		/* the source of tend's own lines */
 	struct stream *streams, *spare;
 	int ended;			/* streams at EOF still holding output */
 	long long stamp_ms;		/* the time in stamp, CLOCK_REALTIME */
@@ -497,9 +501,10 @@ utf8_cut(const char *p, size_t used)
  * has no room.
  */
 static long
-put_line(struct sink *k, const char *name, const struct log_format *f,
-    int channel, const char *p, size_t len)
+put_line(struct sink *k, const struct source *s, int channel, const char *p,
+    size_t len)
 {
+	const struct log_format *f = &s->format;
 	char *o = sink_room(k, LINE_OUT_MAX);
 	size_t n = 0, used, room;
 
@@ -509,7 +514,7 @@ put_line(struct sink *k, const char *name, const struct log_format *f,
 		n += put_text(o + n, "{\"time\":\"");
 		n += put_text(o + n, stamp());
 		n += put_text(o + n, "\",\"program\":\"");
-		n += json_escape(o + n, name, strnlen(name, NAME_MAX_OUT));
+		n += json_escape(o + n, s->name, strnlen(s->name, NAME_MAX_OUT));
 		n += put_text(o + n, "\",\"stream\":\"");
 		n += put_text(o + n, channel_names[channel]);
 		n += put_text(o + n, "\",\"line\":\"");
@@ -524,13 +529,8 @@ put_line(struct sink *k, const char *name, const struct log_format *f,
 			n += put_text(o + n, stamp());
 			o[n++] = ' ';
 		}
-		if (f->prefix) {
-			size_t nl = strnlen(name, NAME_MAX_OUT);
-
-			memcpy(o + n, name, nl);
-			n += nl;
-			n += put_text(o + n, " | ");
-		}
+		memcpy(o + n, s->prefix, s->prefix_len);
+		n += s->prefix_len;
 		room = LINE_OUT_MAX - n - 1;
 		used = len <= room ? len : utf8_cut(p, room);
 		memcpy(o + n, p, used);
@@ -679,6 +679,7 @@ stream_process(struct stream *st, bool force)
 {
 	struct source *s = st->src;
 	struct sink *k = s->sink[st->channel];
+	bool lines = false;
 
 	while (st->len > 0) {
 		const char *p = st->in + st->off;
@@ -697,16 +698,19 @@ stream_process(struct stream *st, bool force)
 		len = nl ? (size_t)(nl - p) : st->len;
 		if (!nl && !force && st->len < OUTPUT_STREAM_BUF)
 			break;
-		if ((used = put_line(k, s->name, &s->conf->format, st->channel,
-		    p, len)) < 0)
+		if ((used = put_line(k, s, st->channel, p, len)) < 0)
 			goto full;
 		tail_add(s, st->channel, p, (size_t)used, true);
 		consume(st, (size_t)used + (nl && (size_t)used == len));
+		lines = true;
 	}
 	if (st->len == 0)
 		st->off = 0;
-	st->flush_at = st->len == 0 ? 0 : st->flush_at ? st->flush_at :
-	    loop_now() + OUTPUT_FLUSH_MS;
+	/* the delay counts from the first byte of the partial line left */
+	if (st->len == 0)
+		st->flush_at = 0;
+	else if (lines || !st->flush_at)
+		st->flush_at = loop_now() + OUTPUT_FLUSH_MS;
 	return true;
 full:
 	st->flush_at = 0;	/* the sink's unblocking takes over */
@@ -790,13 +794,10 @@ stream_ready(struct watch *w, uint32_t events)
 static bool
 log_line_to(struct sink *k, const char *line, size_t len)
 {
-	const struct log_format *f = &out.config->format;
-	struct log_format own = { false, f->timestamp, f->json };
-
 	/* "tend: " says who speaks in text; JSON has "program" for that */
-	if (own.json && len > 6 && memcmp(line, "tend: ", 6) == 0)
+	if (out.tend.format.json && len > 6 && memcmp(line, "tend: ", 6) == 0)
 		line += 6, len -= 6;
-	if (put_line(k, "tend", &own, CH_ERR, line, len - 1) < 0)
+	if (put_line(k, &out.tend, CH_ERR, line, len - 1) < 0)
 		return false;
 	if (!k->blocked)
 		sink_flush(k);
@@ -821,6 +822,21 @@ is_plain(const struct log_format *f)
 	return !f->prefix && !f->timestamp && !f->json;
 }
 
+static void
+name_source(struct source *s, const char *name, const struct log_format *f)
+{
+	size_t n = strnlen(name, NAME_MAX_OUT);
+
+	s->name = name;
+	s->format = *f;
+	s->prefix_len = 0;
+	if (!f->prefix)
+		return;
+	memcpy(s->prefix, name, n);
+	memcpy(s->prefix + n, " | ", 3);
+	s->prefix_len = n + 3;
+}
+
 static struct source *
 source_of(const struct program *p)
 {
@@ -843,7 +859,7 @@ route(struct source *s, int ch, bool inherit[2])
 	}
 	if (t->kind == LOG_FILE) {
 		s->sink[ch] = file_sink(t->path, t->maxbytes, t->backups);
-	} else if (is_plain(&p->format)) {
+	} else if (is_plain(&s->format)) {
 		inherit[t->fd - 1] = true;
 		if (t->fd != ch + 1)
 			s->child[ch] = t->fd;	/* the other one of tend's */
@@ -883,6 +899,9 @@ output_setup(const struct config *c)
 	int ch;
 
 	out.config = c;
+	name_source(&out.tend, "tend", &c->format);
+	out.tend.format.prefix = false;		/* its lines say "tend:" */
+	out.tend.prefix_len = 0;
 	out.sources = arena_alloc(&out.arena, (c->nprograms + 1) *
 	    sizeof(*out.sources));
 	if (!out.sources)
@@ -899,7 +918,7 @@ output_setup(const struct config *c)
 		struct source *s = &out.sources[i];
 
 		s->conf = &c->programs[i];
-		s->name = s->conf->name;
+		name_source(s, s->conf->name, &s->conf->format);
 		for (ch = CH_OUT; ch <= CH_ERR; ch++)
 			route(s, ch, inherit);
 	}
@@ -908,8 +927,7 @@ output_setup(const struct config *c)
 
 		for (ch = CH_OUT; ch <= CH_ERR; ch++)
 			s->exact[ch] = s->sink[ch] && s->sink[ch]->path &&
-			    s->sink[ch]->nsources == 1 &&
-			    is_plain(&s->conf->format);
+			    s->sink[ch]->nsources == 1 && is_plain(&s->format);
 		keep_tail(s);
 	}
 	for (ch = 0; ch < 2; ch++)

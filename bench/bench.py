@@ -1,20 +1,22 @@
 #!/usr/bin/python3
 """
 bench.py: tend side by side with tini-static, dumb-init and catatonit, then
-with supervisord supervising the same 10 programs.
+with supervisord supervising the same 10 programs, then the throughput of
+a program's output through tend.
 
 Run from anywhere as `/usr/bin/python3 bench/bench.py` (Python 3 standard
 library only; root, or unprivileged user namespaces, for unshare). It
-prints one Markdown report with two tables on stdout; progress goes to
-stderr.
+prints one Markdown report with three tables on stdout; progress goes to
+stderr. `--only inits|supervision|output` (repeatable) runs only those.
 
 Every measurement runs all the inits in the same process, interleaved or
 side by side, so that machine noise hits them alike. Where an init must be
 PID 1 it runs as `unshare --pid --fork --mount-proc --kill-child INIT --
-COMMAND`, and its host pid is the one child of the unshare process. Two
-tiny C helpers are compiled into a temporary directory at start-up.
+COMMAND`, and its host pid is the one child of the unshare process. Tiny C
+helpers are compiled into a temporary directory at start-up.
 Nothing is left running: every namespace is torn down in a finally block.
 """
+import argparse
 import contextlib
 import datetime
 import os
@@ -23,6 +25,7 @@ import random
 import re
 import resource
 import select
+import shutil
 import signal
 import stat
 import statistics
@@ -93,6 +96,43 @@ stderr_logfile = NONE
 # Both log this line as a program enters RUNNING: tend on stderr,
 # supervisord in its log file, which -n also echoes on stdout.
 RUNNING_LINE = re.compile(r"success: \S+ entered RUNNING state")
+
+# The third table: one program's output through tend. The writer makes
+# OUTPUT_LINES lines of OUTPUT_LINE bytes (99 letters and a newline), 1 GiB
+# less 24 bytes, in writes of OUTPUT_CHUNK bytes (whole lines, just under
+# the 64 KiB of a pipe).
+OUTPUT_LINE = 100
+OUTPUT_LINES = 2**30 // OUTPUT_LINE
+OUTPUT_BYTES = OUTPUT_LINES * OUTPUT_LINE
+OUTPUT_CHUNK = 655 * OUTPUT_LINE
+OUTPUT_RUNS = 5                # runs per row, interleaved and shuffled
+OUTPUT_PROGRAM = "w"           # [program:w]
+OUTPUT_PREFIX = f"{OUTPUT_PROGRAM} | "  # what log_prefix puts before a line
+OUTPUT_MAXBYTES = "50MB"       # the rotation of the log-file row
+OUTPUT_MAXBYTES_N = 50 * 1024 * 1024
+OUTPUT_BACKUPS = 10
+OUTPUT_TIMEOUT_S = 60          # for one run's 1 GiB
+RSS_SAMPLE_S = 0.05            # tend's VmRSS is sampled this often
+FILE_POLL_S = 0.002            # tend's wchar, for the log-file row
+# The budgets of the issue, checked in the report.
+RELAY_RSS_BUDGET_KIB = 512     # tend's VmRSS while relaying
+PREFIX_BUDGET = 0.5            # prefixed throughput ÷ the direct pipe's
+
+# Where the writer, tend and the reader may run. On a VM a
+# pipe between two CPUs can be many times slower than within one (every
+# wake-up of the other side is an inter-processor interrupt), so that with
+# "any" the scheduler's placement weighs as much as tend; with "one" all
+# three share one CPU and the throughput measures the work done.
+OUTPUT_PLACEMENTS = ["any", "one"]
+
+# (key, label); "direct" has no tend, the others run [program:w] under it.
+OUTPUT_MODES = [
+    ("direct", "direct: `writer \\| reader`, no tend"),
+    ("passthrough", "(a) passthrough: default output settings"),
+    ("prefixed", "(b) prefixed: `log_prefix = true`"),
+    ("logfile", f"(c) log file: `stdout_logfile`, rotated at "
+                f"{OUTPUT_MAXBYTES}, {OUTPUT_BACKUPS} backups"),
+]
 
 # `orphans N` makes N orphans exit at once and prints the ms until all are
 # reaped. `orphans N self`, run as PID 1 itself, ignores SIGCHLD so that the
@@ -268,6 +308,113 @@ main(void)
 		if (write(1, line, (size_t)len) != len)
 			return 1;
 	}
+}
+"""
+
+# `lines FIFO BYTES [hold]`: once the bench opens FIFO for writing, writes
+# BYTES bytes (a multiple of 100) of 100-byte lines to stdout, in writes
+# of 65,500 bytes; then exits, or with hold waits to be killed.
+LINES_C = r"""
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static char buf[655 * 100];
+
+int
+main(int argc, char **argv)
+{
+	long long left = argc > 2 ? atoll(argv[2]) : 0;
+	size_t i;
+	int fd;
+
+	if (argc < 3)
+		return 2;
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = i % 100 == 99 ? '\n' : 'a' + (i / 100 + i % 100) % 26;
+	/* blocks until the bench opens the gate: the start of the timing */
+	while ((fd = open(argv[1], O_RDONLY)) < 0)
+		if (errno != EINTR) {
+			perror("lines: open");
+			return 1;
+		}
+	close(fd);
+	while (left > 0) {
+		size_t n = left < (long long)sizeof(buf) ? (size_t)left :
+		    sizeof(buf);
+		const char *p = buf;
+
+		while (n > 0) {
+			ssize_t w = write(1, p, n);
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				perror("lines: write");
+				return 1;
+			}
+			p += w;
+			n -= (size_t)w;
+			left -= w;
+		}
+	}
+	if (argc > 3)
+		for (;;)
+			pause();
+	return 0;
+}
+"""
+
+# `drain BYTES`: reads stdin as cat does (128 KiB reads) and discards it;
+# once BYTES bytes have come, prints the CLOCK_MONOTONIC ns of that moment,
+# then reads on to EOF and prints the total, so that bytes beyond BYTES
+# show. EOF before BYTES is an error.
+DRAIN_C = r"""
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static char buf[128 * 1024];
+
+int
+main(int argc, char **argv)
+{
+	long long want = argc > 1 ? atoll(argv[1]) : 0, got = 0;
+	struct timespec ts;
+
+	while (got < want) {
+		ssize_t r = read(0, buf, sizeof(buf));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			fprintf(stderr, "drain: %s after %lld of %lld bytes\n",
+			    r < 0 ? strerror(errno) : "EOF", got, want);
+			return 1;
+		}
+		got += r;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	printf("%lld\n", (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+	fflush(stdout);
+	for (;;) {
+		ssize_t r = read(0, buf, sizeof(buf));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += r;
+	}
+	printf("%lld\n", got);
+	return 0;
 }
 """
 
@@ -812,6 +959,304 @@ def measure_supervision(supervisors, tmp):
     return medians, failed
 
 
+
+# --- the third table: a program's output through tend -----------------------
+
+def own_cpu_s(pid):
+    """utime + stime of pid itself, not of its reaped children: fields 14
+    and 15 of /proc/PID/stat, in clock ticks."""
+    fields = read_file(f"/proc/{pid}/stat").rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def io_fields(pid):
+    """/proc/PID/io as {field: number}."""
+    fields = {}
+    for line in read_file(f"/proc/{pid}/io").splitlines():
+        key, _, value = line.partition(":")
+        fields[key] = int(value)
+    return fields
+
+
+def filesystem(path):
+    """(type, source) of the mount that holds path."""
+    path = os.path.realpath(path)
+    best, found = "", ("?", "?")
+    for line in read_file("/proc/self/mounts").splitlines():
+        source, point, fstype = line.split()[:3]
+        point = point.replace("\\040", " ")
+        inside = path == point or path.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, found = point, (fstype, source)
+    return found
+
+
+def open_gate(fifo, timeout=10.0):
+    """CLOCK_MONOTONIC ns once the writer, blocked in its open of fifo for
+    reading, has been let go: it starts writing now."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as e:  # ENXIO: the writer has not opened it yet
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the writer never opened {fifo}: {e}")
+            time.sleep(0.001)
+            continue
+        started = now_ns()
+        os.close(fd)
+        return started
+
+
+def output_conf(mode, argv, rundir):
+    text = f"""\
+[program:{OUTPUT_PROGRAM}]
+command = {' '.join(argv)}
+startsecs = 0
+autorestart = false
+"""
+    if mode == "prefixed":
+        text += "log_prefix = true\n"
+    elif mode == "logfile":
+        text += f"""\
+stdout_logfile = {rundir}/{OUTPUT_PROGRAM}.log
+stdout_logfile_maxbytes = {OUTPUT_MAXBYTES}
+stdout_logfile_backups = {OUTPUT_BACKUPS}
+"""
+    return text
+
+
+def stop_process(proc):
+    """SIGTERM, then SIGKILL if it lingers; always reaped."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def log_files(rundir):
+    """{name: size} of the program's log file and its backups."""
+    return {f.name: f.stat().st_size
+            for f in rundir.glob(f"{OUTPUT_PROGRAM}.log*")}
+
+
+def check_log_files(files):
+    """An error text, or None when the rotation left what it should."""
+    base = f"{OUTPUT_PROGRAM}.log"
+    want = [base] + [f"{base}.{i}" for i in range(1, OUTPUT_BACKUPS + 1)]
+    missing = [name for name in want if name not in files]
+    extra = sorted(set(files) - set(want))
+    oversize = [name for name in want[1:]
+                if files.get(name, 0) > OUTPUT_MAXBYTES_N]
+    if missing or extra or oversize:
+        return (f"log files: missing {missing}, unexpected {extra}, "
+                f"over {OUTPUT_MAXBYTES} {oversize}")
+    return None
+
+
+def relay_once(mode, tend, helpers, rundir, cpus):
+    """One run of one row: {metric: value}.
+
+    The writer (under tend, or straight into the pipe for "direct") waits
+    on a FIFO, so that the timing starts with tend up, the program
+    RUNNING and the writer about to write, and stops when the reader has
+    all the bytes (for the log file: when tend's wchar, less what it
+    wrote on stderr, reaches the program's bytes). Over that window:
+    tend's own utime + stime and its VmRSS every RSS_SAMPLE_S. The
+    writer, tend and the reader run on cpus.
+    """
+    lines, drain = helpers
+    rundir.mkdir()
+    gate = rundir / "gate"
+    os.mkfifo(gate)
+    writer = [lines, str(gate), str(OUTPUT_BYTES), "hold"]
+    expect = OUTPUT_BYTES
+    if mode == "prefixed":
+        expect += OUTPUT_LINES * len(OUTPUT_PREFIX)
+    got = {}
+    every = os.sched_getaffinity(0)
+    with contextlib.ExitStack() as stack:
+        stack.callback(os.sched_setaffinity, 0, every)
+        os.sched_setaffinity(0, cpus)  # what starts now inherits it
+        reader = write_end = None
+        if mode != "logfile":
+            read_end, write_end = os.pipe()
+            reader = subprocess.Popen([drain, str(expect)], stdin=read_end,
+                                      stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE)
+            os.close(read_end)
+            stack.callback(stop_process, reader)
+        target = subprocess.DEVNULL if write_end is None else write_end
+        pid = p = None
+        err = rundir / "err"
+        try:
+            if mode == "direct":
+                proc = subprocess.Popen(writer, stdin=subprocess.DEVNULL,
+                                        stdout=target)
+                stack.callback(stop_process, proc)
+            else:
+                conf = rundir / "tend.ini"
+                conf.write_text(output_conf(mode, writer, rundir))
+                with open(err, "wb") as f:
+                    p = stack.enter_context(Pid1(
+                        [str(tend), "-c", str(conf)], stdout=target,
+                        stderr=f))
+                proc = p.proc
+        finally:
+            if write_end is not None:
+                os.close(write_end)  # the reader sees EOF if all die
+            # the bench itself then keeps off the row's CPU, if it can
+            os.sched_setaffinity(0, every - cpus or every)
+
+        def alive():
+            if proc.poll() is not None:
+                tail = " / ".join(read_file(err).splitlines()[-3:])
+                raise RuntimeError(f"exited with {proc.returncode}: {tail}")
+
+        if p is not None:
+            pid = p.find_init()
+            exe = os.path.realpath(lines)
+
+            def ready():
+                alive()
+                return (any(Pid1._exe(kid) == exe for kid in children(pid))
+                        and RUNNING_LINE.search(read_file(err)))
+            poll_until("the writer to be RUNNING", ready, timeout=10)
+            time.sleep(0.2)  # let start-up work settle
+            got["rss_idle"] = status_fields(pid)["VmRSS"]
+            cpu0 = own_cpu_s(pid)
+            wchar0 = io_fields(pid)["wchar"]
+            err0 = err.stat().st_size
+
+        start = open_gate(gate)
+        rss = []
+        next_sample = time.monotonic()
+        deadline = next_sample + OUTPUT_TIMEOUT_S
+        while True:
+            if pid and time.monotonic() >= next_sample:
+                rss.append(status_fields(pid)["VmRSS"])
+                next_sample += RSS_SAMPLE_S
+            if reader:
+                fd = reader.stdout.fileno()
+                if select.select([fd], [], [], RSS_SAMPLE_S)[0]:
+                    # one short write; unbuffered, for communicate() later
+                    line = os.read(fd, 64)
+                    if not line:
+                        reader.wait(timeout=10)
+                        raise RuntimeError(reader.stderr.read().decode()
+                                           .strip() or "the reader failed")
+                    ended = int(line)
+                    break
+            else:
+                # wchar first: a log line written in between then counts
+                # on stderr only, which errs towards a later end
+                wchar = io_fields(pid)["wchar"]
+                logged = err.stat().st_size - err0
+                if wchar - wchar0 - logged >= OUTPUT_BYTES:
+                    ended = now_ns()
+                    break
+                time.sleep(FILE_POLL_S)
+            if pid:
+                alive()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{mode}: not done after "
+                                   f"{OUTPUT_TIMEOUT_S} s")
+        got["s"] = (ended - start) / 1e9
+        if pid:
+            got["cpu"] = own_cpu_s(pid) - cpu0
+            rss.append(status_fields(pid)["VmRSS"])
+            got["rss"] = max(rss)
+            warnings = [line for line in read_file(err).splitlines()
+                        if "warning" in line or "error" in line]
+            if warnings:  # such as output dropped
+                progress(f"{mode}: tend said: {' / '.join(warnings[:3])}")
+            os.kill(pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                raise RuntimeError("no exit within 15 s of SIGTERM")
+        else:
+            stop_process(proc)
+        if reader:
+            # the writers are gone: the reader reaches EOF and counts
+            out, text = reader.communicate(timeout=10)
+            if reader.returncode != 0:
+                raise RuntimeError(text.decode().strip())
+            count = int(out)
+            if count < expect:
+                raise RuntimeError(f"the reader got {count:,} bytes, "
+                                   f"not {expect:,}")
+            # more than expected: lines split (see report_output)
+            got["extra"] = count - expect
+    if mode == "logfile":
+        files = log_files(rundir)
+        problem = check_log_files(files)
+        if problem:
+            raise RuntimeError(problem)
+        got["files"] = files
+    shutil.rmtree(rundir)
+    return got
+
+
+def writer_alone(lines, tmp):
+    """MiB/s of the writer into /dev/null: what it costs by itself."""
+    gate = Path(tmp, "gate-alone")
+    os.mkfifo(gate)
+    proc = subprocess.Popen([lines, str(gate), str(OUTPUT_BYTES)],
+                            stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL)
+    try:
+        start = open_gate(gate)
+        proc.wait(timeout=OUTPUT_TIMEOUT_S)
+        ended = now_ns()
+    finally:
+        stop_process(proc)
+    gate.unlink()
+    return OUTPUT_BYTES / 2**20 / ((ended - start) / 1e9)
+
+
+def measure_output(tend, helpers, tmp):
+    """({(placement, mode): {metric: [samples]}}, {(placement, mode):
+    error}, the writer's MiB/s alone, the CPU of "one").
+
+    OUTPUT_RUNS rounds, each running every row once in a shuffled order;
+    a row that fails gets no more runs and n/a.
+    """
+    every = os.sched_getaffinity(0)
+    one = max(every)
+    cpus = {"any": every, "one": {one}}
+    rows = [(placement, mode) for placement in OUTPUT_PLACEMENTS
+            for mode, _ in OUTPUT_MODES]
+    samples = {row: {} for row in rows}
+    failed = {}
+    rng = random.Random(4)
+    alone = writer_alone(helpers[0], tmp)
+    for run in range(OUTPUT_RUNS):
+        order = list(rows)
+        rng.shuffle(order)
+        for row in order:
+            if row in failed:
+                continue
+            placement, mode = row
+            progress(f"1 GiB of output: {mode} on {placement} CPU, run "
+                     f"{run + 1} of {OUTPUT_RUNS}")
+            rundir = Path(tmp, f"output-{placement}-{mode}.{run}")
+            try:
+                got = relay_once(mode, tend, helpers, rundir,
+                                 cpus[placement])
+            except (TimeoutError, RuntimeError, OSError) as e:
+                progress(f"{mode} on {placement} CPU failed: {e}; its row "
+                         "will be n/a")
+                failed[row] = f"{e} (run {run + 1})"
+                shutil.rmtree(rundir, ignore_errors=True)
+                continue
+            for metric, value in got.items():
+                samples[row].setdefault(metric, []).append(value)
+    return samples, failed, alone, one
+
 def package_bytes(path):
     """(package, bytes) of the Debian package that holds path: the regular
     files dpkg lists, plus the byte-compiled __pycache__ files of its
@@ -951,14 +1396,7 @@ def report(names, paths, r, load):
     ]
 
     print("# tend vs. other container inits\n")
-    now = datetime.datetime.now(datetime.timezone.utc)
-    print(f"- date: {now:%Y-%m-%d %H:%M:%S} UTC")
-    print(f"- machine: {machine()}")
-    # The 1-minute average still counts the orphans of a run minutes ago;
-    # the runnable count is now, this process included.
-    print(f"- before the run: load average {load[0]} (1 min), "
-          f"{load[3].split('/')[0]} runnable tasks; other work on the "
-          "machine adds noise to every timing")
+    print_context(load)
     for n in names:
         where = paths.get(n)
         desc = (f"`{where}`, {r['linkage'][n]}, {version(where)}"
@@ -1094,47 +1532,261 @@ Legend:
   for every row.""")
 
 
+
+def report_output(tend, tend_version, tmp_fs, r):
+    samples, failed, alone, one = r["output"]
+    mib = OUTPUT_BYTES / 2**20
+    gib = OUTPUT_BYTES / 2**30
+    runs = f"median of {OUTPUT_RUNS}"
+    where = {"any": f"any of {os.cpu_count()}", "one": f"one: CPU {one}"}
+
+    def med(placement, mode, metric):
+        return median(samples[placement, mode].get(metric, []))
+
+    def cpu_per_gib(placement, mode):
+        cpu = med(placement, mode, "cpu")
+        return cpu * 1000 / gib if cpu is not None else None
+
+    def share(placement, mode):
+        """The row's throughput ÷ the direct row's, on the same CPUs."""
+        direct, secs = (med(placement, "direct", "s"),
+                        med(placement, mode, "s"))
+        return direct / secs if direct and secs else None
+
+    header = ["row", "CPUs", f"wall time (s, {runs})",
+              "throughput (MiB/s)", "÷ direct",
+              f"tend CPU (ms per GiB, {runs})",
+              "tend VmRSS idle → peak while relaying (KiB)"]
+    lines = ["| " + " | ".join(header) + " |",
+             "|:--" + "|--:" * (len(header) - 1) + "|"]
+    for placement in OUTPUT_PLACEMENTS:
+        for mode, label in OUTPUT_MODES:
+            secs = med(placement, mode, "s")
+            if mode == "direct":
+                cpu = rss = "—"
+            else:
+                cpu = fmt(cpu_per_gib(placement, mode))
+                got = samples[placement, mode]
+                peak = max(got.get("rss", []), default=None)
+                rss = (f"{fmt(median(got.get('rss_idle', [])))} → "
+                       f"{fmt(peak)}" if peak is not None else "n/a")
+            rel = share(placement, mode)
+            cells = [label, where[placement], fmt(secs, 3),
+                     fmt(mib / secs if secs else None),
+                     f"{rel:.2f}×" if rel else "n/a", cpu, rss]
+            lines.append("| " + " | ".join(cells) + " |")
+
+    def verdict(ok):
+        return "n/a" if ok is None else ("met" if ok else "**NOT met**")
+
+    pass_cpu = [cpu_per_gib(pl, "passthrough") for pl in OUTPUT_PLACEMENTS]
+    pass_cpu = None if None in pass_cpu else max(pass_cpu)
+    prefixed = []
+    for placement in OUTPUT_PLACEMENTS:
+        rel = share(placement, "prefixed")
+        prefixed.append(f"{fmt(rel * 100 if rel else None)}% on "
+                        f"{placement} CPU, "
+                        f"{verdict(None if rel is None else rel >= PREFIX_BUDGET)}")
+    peak = max((v for got in samples.values() for v in got.get("rss", [])),
+               default=None)
+    checked = sum(len(samples[pl, "logfile"].get("files", []))
+                  for pl in OUTPUT_PLACEMENTS)
+    split = []
+    for placement in OUTPUT_PLACEMENTS:
+        for mode, label in OUTPUT_MODES:
+            extra = [n for n in samples[placement, mode].get("extra", [])
+                     if n]
+            if extra:
+                runs_of = len(samples[placement, mode]["extra"])
+                split.append(
+                    f"- **{label.split(':')[0]} on {placement} CPU: the "
+                    f"reader got more bytes than expected in {len(extra)} of "
+                    f"{runs_of} runs** ({', '.join(f'+{n}' for n in extra)}"
+                    f" bytes)")
+    checked_lines = (
+        "\n".join(split) + f"\n  Each {len(OUTPUT_PREFIX) + 1} bytes is a "
+        "line cut in two by a forced flush of a partial line, which then "
+        f"comes out as two lines (`{OUTPUT_PREFIX}` and a newline more); "
+        "the timing ends when the expected count has arrived, a few bytes "
+        "early." if split else "- every reader got exactly the bytes "
+        "expected (the program's, plus the prefixes in (b)): no line was "
+        "split or lost")
+    tmp_type, tmp_source = tmp_fs
+    ram_mib = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") >> 20
+    on = ("tmpfs, in memory" if tmp_type == "tmpfs" else
+          f"{tmp_type} on {tmp_source}, a disk: the writes go to the page "
+          f"cache ({ram_mib:,} MiB of RAM) and are written back in the "
+          "background; each run's files are deleted after it")
+
+    print(f"\n## Program output through tend: {gib:.0f} GiB of "
+          f"{OUTPUT_LINE}-byte lines\n")
+    print(f"- tend: `{tend}`, {tend_version}, copied at the start of "
+          "this table so that a rebuild cannot change it mid-way")
+    print(f"- writer: a static C helper, {OUTPUT_LINES:,} lines of "
+          f"{OUTPUT_LINE - 1} letters and a newline ({OUTPUT_BYTES:,} "
+          f"bytes, 1 GiB less {2**30 - OUTPUT_BYTES} bytes) in "
+          f"{OUTPUT_CHUNK:,}-byte writes; into /dev/null it writes "
+          f"{fmt(alone)} MiB/s, so it is never the bottleneck")
+    print(f"- temporary directory of (c): {on}")
+    for (placement, mode), error in failed.items():
+        print(f"- {mode} on {placement} CPU FAILED, so n/a: {error}")
+    print()
+    print("\n".join(lines))
+    print(f"""
+Budgets (from the issue):
+- passthrough costs tend no CPU: {fmt(pass_cpu)} ms per GiB at most \
+({runs}), {verdict(None if pass_cpu is None else pass_cpu == 0)}
+- prefixed at least {PREFIX_BUDGET:.0%} of the direct pipe's throughput: \
+{'; '.join(prefixed)}
+- tend's VmRSS while relaying within the supervision budget of \
+{RELAY_RSS_BUDGET_KIB} KiB: at most {fmt(peak)} KiB over every run of \
+(a), (b) and (c), \
+{verdict(None if peak is None else peak <= RELAY_RSS_BUDGET_KIB)}
+
+Output checked (the reader reads on to EOF and counts every byte):
+{checked_lines}
+
+Legend:
+- Every run starts its writer blocked on opening a FIFO; the timing
+  starts when the bench opens the FIFO for writing (under tend: 0.2 s
+  after the program entered RUNNING, so tend's start-up is left out),
+  and ends when the last byte has arrived. Each round runs every row
+  once, in a shuffled order. Throughput: the program's {OUTPUT_BYTES:,}
+  bytes over the wall time. ÷ direct: the direct row's wall time over
+  the row's, on the same CPUs: the share of the direct pipe's throughput.
+- CPUs: "any" leaves the writer, tend and the reader to the scheduler.
+  On a VM a pipe between two CPUs can be many times slower than one
+  within a CPU (each wake-up of the other side is an inter-processor
+  interrupt), so there the placement the scheduler picks weighs as much
+  as tend; this is why passthrough can differ from direct although tend
+  copies nothing. "one" pins all three to CPU {one} (the bench itself
+  keeps to the other CPUs): no cross-CPU wake-ups, and the wall time is
+  the CPU work of the whole path, so ÷ direct compares that work.
+- direct: the writer's stdout is a pipe to the reader, a static C helper
+  that reads as `cat >/dev/null` does (128 KiB reads) and counts the
+  bytes, so that it knows when all have come; no tend.
+- (a) passthrough: `tend -c FILE` as PID 1 of a fresh PID namespace
+  (`unshare --pid --fork --mount-proc --kill-child`), with one
+  `[program:{OUTPUT_PROGRAM}]` (startsecs=0, autorestart=false) running
+  the writer and default output settings; tend's stdout is the pipe to
+  the reader. tend relays nothing: the program inherits that stdout.
+- (b) prefixed: as (a) with `log_prefix = true`: the program writes
+  into a pipe of tend's, and tend writes each line as
+  `{OUTPUT_PREFIX}line` to its stdout, so the reader gets
+  {len(OUTPUT_PREFIX)} more bytes a line ({OUTPUT_BYTES +
+  OUTPUT_LINES * len(OUTPUT_PREFIX):,} in all, checked); the throughput
+  counts the program's bytes only.
+- (c) log file: as (a) with `stdout_logfile = DIR/{OUTPUT_PROGRAM}.log`,
+  `stdout_logfile_maxbytes = {OUTPUT_MAXBYTES}` and
+  `stdout_logfile_backups = {OUTPUT_BACKUPS}`, in the temporary directory
+  ({tmp_type}). No reader: the end is when tend's wchar (/proc/PID/io),
+  less what it wrote on its stderr, reaches the program's bytes (polled
+  every {FILE_POLL_S * 1000:g} ms). After each run `{OUTPUT_PROGRAM}.log`
+  and `{OUTPUT_PROGRAM}.log.1` to `.{OUTPUT_BACKUPS}` must exist, with no
+  backup over {OUTPUT_MAXBYTES} ({checked} runs checked), then are
+  removed.
+- tend CPU: utime + stime of the tend process itself (fields 14 and 15
+  of /proc/PID/stat, in ticks of 1/{os.sysconf("SC_CLK_TCK")} s; not its
+  reaped children, as wait4's rusage would count) from the start of the
+  timing to its end, per GiB of the program's output; it includes the
+  kernel's work in tend's own read() and write() calls (for (c), the
+  copies into the page cache). The writer then
+  waits to be killed, so tend's stat is read while it still runs; then
+  it gets SIGTERM.
+- tend VmRSS: /proc/PID/status of tend; idle: median, just before the
+  timing; peak: the largest of samples taken every
+  {RSS_SAMPLE_S * 1000:g} ms during the timing and at its end, over all
+  runs of the row.""")
+
+SECTIONS = ["inits", "supervision", "output"]
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description="Benchmark tend against other inits and supervisord.")
+    parser.add_argument(
+        "--only", choices=SECTIONS, action="append",
+        help="run only this table (repeatable): inits (tend vs. tini, "
+        "dumb-init and catatonit), supervision (vs. supervisord), output "
+        "(a program's output through tend)")
+    return parser.parse_args()
+
+
+def print_context(load):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    print(f"- date: {now:%Y-%m-%d %H:%M:%S} UTC")
+    print(f"- machine: {machine()}")
+    # The 1-minute average still counts the orphans of a run minutes ago;
+    # the runnable count is now, this process included.
+    print(f"- before the run: load average {load[0]} (1 min), "
+          f"{load[3].split('/')[0]} runnable tasks; other work on the "
+          "machine adds noise to every timing")
+
+
 def main():
+    args = parse_args()
+    sections = args.only or SECTIONS
     # tend otherwise looks for /etc/tend.ini or a supervisord.conf even
     # when given a command; a host's supervisor config must not be timed.
     os.environ["TEND_CONFIG"] = ""
     load = read_file("/proc/loadavg").split()  # before the orphans
     names = [name for name, _ in INITS]
     present = {name: path for name, path in INITS if path.is_file()}
-    for name in names:
-        if name not in present:
-            progress(f"{name} not found, its column will be n/a")
-    results = {
-        "size": {n: p.stat().st_size for n, p in present.items()},
-        "linkage": {n: elf_linkage(p) for n, p in present.items()},
-    }
     supervisors = {name: (path, args) for name, path, args in SUPERVISORS
                    if path.is_file()}
     sup_names = [name for name, _, _ in SUPERVISORS]
-    for name in sup_names:
-        if name not in supervisors:
-            progress(f"{name} not found, its column will be n/a")
-    results["footprint"], results["footprint_parts"] = \
-        footprints(supervisors)
+    results = {}
+    if "inits" in sections:
+        for name in names:
+            if name not in present:
+                progress(f"{name} not found, its column will be n/a")
+        results["size"] = {n: p.stat().st_size for n, p in present.items()}
+        results["linkage"] = {n: elf_linkage(p) for n, p in present.items()}
+    if "supervision" in sections:
+        for name in sup_names:
+            if name not in supervisors:
+                progress(f"{name} not found, its column will be n/a")
+        results["footprint"], results["footprint_parts"] = \
+            footprints(supervisors)
+    tend_copy = None
     with tempfile.TemporaryDirectory(prefix="tend-bench.") as tmp:
-        orphans = compile_helper(tmp, "orphans", ORPHANS_C)
-        siglat = compile_helper(tmp, "siglat", SIGLAT_C)
-        progress("idle memory and wake-ups")
-        results["rss"], results["pss"], results["wakeups"] = \
-            measure_idle(present)
-        progress(f"`INIT -- /bin/true` x {TRUE_RUNS}")
-        results["true"] = measure_true(present)
-        results["orphans"], results["reap"] = \
-            measure_reaping(present, orphans)
-        progress(f"signal forwarding x {SIGNALS}")
-        results["signal"] = measure_signals(present, siglat)
-        results["supervise"], results["supervise_failed"] = \
-            measure_supervision(supervisors, tmp)
-    report(names, present, results, load)
-    report_supervision(sup_names,
-                       {n: path for n, (path, _) in supervisors.items()},
-                       results)
-
+        if "inits" in sections:
+            orphans = compile_helper(tmp, "orphans", ORPHANS_C)
+            siglat = compile_helper(tmp, "siglat", SIGLAT_C)
+            progress("idle memory and wake-ups")
+            results["rss"], results["pss"], results["wakeups"] = \
+                measure_idle(present)
+            progress(f"`INIT -- /bin/true` x {TRUE_RUNS}")
+            results["true"] = measure_true(present)
+            results["orphans"], results["reap"] = \
+                measure_reaping(present, orphans)
+            progress(f"signal forwarding x {SIGNALS}")
+            results["signal"] = measure_signals(present, siglat)
+        if "supervision" in sections:
+            results["supervise"], results["supervise_failed"] = \
+                measure_supervision(supervisors, tmp)
+        if "output" in sections:
+            # a copy: the tend under test must not change mid-table
+            tend_copy = Path(tmp, "tend")
+            shutil.copy2(REPO / "tend", tend_copy)
+            helpers = (compile_helper(tmp, "lines", LINES_C),
+                       compile_helper(tmp, "drain", DRAIN_C))
+            results["output"] = measure_output(tend_copy, helpers, tmp)
+            results["tmp_fs"] = filesystem(tmp)
+            # the report runs the copy for its version, so before cleanup
+            tend_version = version(tend_copy)
+    if "inits" in sections:
+        report(names, present, results, load)
+    else:
+        print("# tend benchmarks\n")
+        print_context(load)
+    if "supervision" in sections:
+        report_supervision(sup_names,
+                           {n: path for n, (path, _) in supervisors.items()},
+                           results)
+    if "output" in sections:
+        report_output(REPO / "tend", tend_version, results["tmp_fs"],
+                      results)
 
 if __name__ == "__main__":
     main()
