@@ -470,6 +470,24 @@ def test_a_long_line_is_cut_into_formatted_pieces_of_at_most_4096_bytes(
     assert "".join(payloads) == text
 
 
+def test_steady_output_cut_anywhere_for_seconds_keeps_every_line_whole(
+        supervise):
+    # writes never end on a line: a partial line is always pending, and
+    # each one is due 100 ms after its own first byte, not the first one's
+    count = 6000
+    s = supervise(f"""
+        [program:svc]
+        command={EMIT} steady {count} 1.5
+        log_prefix=true
+        startsecs=0
+        autorestart=false
+        """)
+    wait_exited(s, "svc")
+    out, _ = stopped_output(s)
+    assert lines_of(out) == ["svc | " + emit.numbered_line(i)[:-1]
+                             for i in range(count)]
+
+
 def test_a_partial_line_is_written_after_100_ms_while_the_program_runs(
         supervise, tmp_path):
     stamp = tmp_path / "wrote"

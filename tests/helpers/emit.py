@@ -10,6 +10,8 @@ bulk NBYTES              NBYTES of 64-byte lines on stdout in 64 KiB
                          writes, then exits at once (os._exit)
 lines COUNT FD           COUNT numbered lines of 30 to 130 bytes on FD,
                          7 lines a write; then exits
+steady COUNT SECONDS     COUNT numbered lines on stdout over about SECONDS,
+                         in 1000-byte writes that cut lines anywhere
 tick FD SECONDS          a numbered line on FD every SECONDS, forever
 long NBYTES              one line of about NBYTES of UTF-8 text with
                          2, 3 and 4-byte characters, then exits
@@ -89,6 +91,13 @@ def main():
             chunk = "".join(numbered_line(i)
                             for i in range(start, min(count, start + 7)))
             write_all(fd, chunk.encode())
+    elif mode == "steady":
+        count, seconds = int(args[0]), float(args[1])
+        data = "".join(numbered_line(i) for i in range(count)).encode()
+        writes = range(0, len(data), 1000)
+        for off in writes:
+            write_all(1, data[off:off + 1000])
+            time.sleep(seconds / len(writes))
     elif mode == "tick":
         fd, seconds = int(args[0]), float(args[1])
         i = 0
