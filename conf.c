@@ -542,13 +542,14 @@ enum key_flags {
 	SECRET = 2,		/* --check masks the values */
 };
 
+/* Packed: the table is the largest piece of data in the binary. */
 struct key_def {
 	const char *name;
-	enum key_type type;
-	size_t offset;
 	const char *dflt;		/* parsed like a file value; NULL: none */
-	long min, max;
-	int flags;
+	int min, max;
+	unsigned short offset;
+	unsigned char type;		/* enum key_type */
+	unsigned char flags;
 };
 
 #define AT(field) offsetof(struct program, field)
@@ -562,51 +563,51 @@ struct key_def {
  * variables as %(ENV_X)s, as in supervisord.
  */
 static const struct key_def program_keys[] = {
-	{ "environment", K_ENVIRONMENT, AT(environment), NULL, 0, 0,
+	{ "environment", NULL, 0, 0, AT(environment), K_ENVIRONMENT,
 	    PER_PROCESS | SECRET },
-	{ "command", K_COMMAND, AT(command), NULL, 0, 0, PER_PROCESS },
-	{ "process_name", K_NAME, AT(name), "%(program_name)s", 0, 0,
+	{ "command", NULL, 0, 0, AT(command), K_COMMAND, PER_PROCESS },
+	{ "process_name", "%(program_name)s", 0, 0, AT(name), K_NAME,
 	    PER_PROCESS },
-	{ "numprocs", K_INT, AT(numprocs), "1", 0, 1000, 0 },
-	{ "numprocs_start", K_INT, AT(numprocs_start), "0", 0, 1000000, 0 },
-	{ "priority", K_INT, AT(priority), "999", LONG_MIN, LONG_MAX, 0 },
-	{ "autostart", K_BOOL, AT(autostart), "true", 0, 0, 0 },
-	{ "startsecs", K_INT, AT(startsecs), "1", 0, 86400 * 365, 0 },
-	{ "startretries", K_INT, AT(startretries), "3", 0, 1000000, 0 },
-	{ "autorestart", K_AUTORESTART, AT(autorestart), "unexpected", 0, 0,
+	{ "numprocs", "1", 0, 1000, AT(numprocs), K_INT, 0 },
+	{ "numprocs_start", "0", 0, 1000000, AT(numprocs_start), K_INT, 0 },
+	{ "priority", "999", INT_MIN, INT_MAX, AT(priority), K_INT, 0 },
+	{ "autostart", "true", 0, 0, AT(autostart), K_BOOL, 0 },
+	{ "startsecs", "1", 0, 86400 * 365, AT(startsecs), K_INT, 0 },
+	{ "startretries", "3", 0, 1000000, AT(startretries), K_INT, 0 },
+	{ "autorestart", "unexpected", 0, 0, AT(autorestart), K_AUTORESTART,
 	    0 },
-	{ "exitcodes", K_EXITCODES, AT(exitcodes), "0", 0, 0, 0 },
-	{ "stopsignal", K_SIGNAL, AT(stopsignal), "TERM", 0, 0, 0 },
-	{ "stopwaitsecs", K_INT, AT(stopwaitsecs), "10", 0, 86400 * 365, 0 },
-	{ "stopasgroup", K_BOOL, AT(stopasgroup), "false", 0, 0, 0 },
-	{ "killasgroup", K_BOOL, AT(killasgroup), NULL, 0, 0, 0 },
-	{ "user", K_USER, AT(user_spec), NULL, 0, 0, 0 },
-	{ "directory", K_STRING, AT(directory), NULL, 0, 0, PER_PROCESS },
-	{ "umask", K_OCTAL, AT(umask_text), NULL, 0, 0, 0 },
-	{ "redirect_stderr", K_BOOL, AT(redirect_stderr), "false", 0, 0, 0 },
-	{ "stdout_logfile", K_LOGFILE, OUT(path), "AUTO", 0, 0, PER_PROCESS },
-	{ "stdout_logfile_maxbytes", K_BYTES, OUT(maxbytes), "50MB", 0, 0,
+	{ "exitcodes", "0", 0, 0, AT(exitcodes), K_EXITCODES, 0 },
+	{ "stopsignal", "TERM", 0, 0, AT(stopsignal), K_SIGNAL, 0 },
+	{ "stopwaitsecs", "10", 0, 86400 * 365, AT(stopwaitsecs), K_INT, 0 },
+	{ "stopasgroup", "false", 0, 0, AT(stopasgroup), K_BOOL, 0 },
+	{ "killasgroup", NULL, 0, 0, AT(killasgroup), K_BOOL, 0 },
+	{ "user", NULL, 0, 0, AT(user_spec), K_USER, 0 },
+	{ "directory", NULL, 0, 0, AT(directory), K_STRING, PER_PROCESS },
+	{ "umask", NULL, 0, 0, AT(umask_text), K_OCTAL, 0 },
+	{ "redirect_stderr", "false", 0, 0, AT(redirect_stderr), K_BOOL, 0 },
+	{ "stdout_logfile", "AUTO", 0, 0, OUT(path), K_LOGFILE, PER_PROCESS },
+	{ "stdout_logfile_maxbytes", "50MB", 0, 0, OUT(maxbytes), K_BYTES,
 	    PER_PROCESS },
-	{ "stdout_logfile_backups", K_INT, OUT(backups), "10", 0, 1000,
+	{ "stdout_logfile_backups", "10", 0, 1000, OUT(backups), K_INT,
 	    PER_PROCESS },
-	{ "stderr_logfile", K_LOGFILE, ERR(path), "AUTO", 0, 0, PER_PROCESS },
-	{ "stderr_logfile_maxbytes", K_BYTES, ERR(maxbytes), "50MB", 0, 0,
+	{ "stderr_logfile", "AUTO", 0, 0, ERR(path), K_LOGFILE, PER_PROCESS },
+	{ "stderr_logfile_maxbytes", "50MB", 0, 0, ERR(maxbytes), K_BYTES,
 	    PER_PROCESS },
-	{ "stderr_logfile_backups", K_INT, ERR(backups), "10", 0, 1000,
+	{ "stderr_logfile_backups", "10", 0, 1000, ERR(backups), K_INT,
 	    PER_PROCESS },
 	/* no default here: the [tend] value is the default */
-	{ "log_prefix", K_BOOL, AT(format.prefix), NULL, 0, 0, 0 },
-	{ "log_timestamp", K_BOOL, AT(format.timestamp), NULL, 0, 0, 0 },
-	{ "log_format", K_LOGFORMAT, AT(format.json), NULL, 0, 0, 0 },
-	{ "critical", K_BOOL, AT(critical), "false", 0, 0, 0 },
+	{ "log_prefix", NULL, 0, 0, AT(format.prefix), K_BOOL, 0 },
+	{ "log_timestamp", NULL, 0, 0, AT(format.timestamp), K_BOOL, 0 },
+	{ "log_format", NULL, 0, 0, AT(format.json), K_LOGFORMAT, 0 },
+	{ "critical", "false", 0, 0, AT(critical), K_BOOL, 0 },
 	/* accepted for compatibility, with a warning */
-	{ "stdout_capture_maxbytes", K_UNSUPPORTED, 0, NULL, 0, 0, 0 },
-	{ "stdout_events_enabled", K_UNSUPPORTED, 0, NULL, 0, 0, 0 },
-	{ "stdout_syslog", K_UNSUPPORTED, 0, NULL, 0, 0, 0 },
-	{ "stderr_capture_maxbytes", K_UNSUPPORTED, 0, NULL, 0, 0, 0 },
-	{ "stderr_events_enabled", K_UNSUPPORTED, 0, NULL, 0, 0, 0 },
-	{ "stderr_syslog", K_UNSUPPORTED, 0, NULL, 0, 0, 0 },
-	{ "serverurl", K_UNSUPPORTED, 0, NULL, 0, 0, 0 },
+	{ "stdout_capture_maxbytes", NULL, 0, 0, 0, K_UNSUPPORTED, 0 },
+	{ "stdout_events_enabled", NULL, 0, 0, 0, K_UNSUPPORTED, 0 },
+	{ "stdout_syslog", NULL, 0, 0, 0, K_UNSUPPORTED, 0 },
+	{ "stderr_capture_maxbytes", NULL, 0, 0, 0, K_UNSUPPORTED, 0 },
+	{ "stderr_events_enabled", NULL, 0, 0, 0, K_UNSUPPORTED, 0 },
+	{ "stderr_syslog", NULL, 0, 0, 0, K_UNSUPPORTED, 0 },
+	{ "serverurl", NULL, 0, 0, 0, K_UNSUPPORTED, 0 },
 };
 
 #define NKEYS (sizeof(program_keys) / sizeof(program_keys[0]))

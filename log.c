@@ -40,27 +40,6 @@ log_set_level(int level)
 	    level > LOG_DEBUG ? LOG_DEBUG : level;
 }
 
-/*
- * Opening /proc/self/fd/N makes a new open file description of the same
- * pipe or terminal, so O_NONBLOCK stays tend's and never reaches the
- * programs that share the stream. Files (whose writes do not wait on a
- * reader) and sockets (which cannot be reopened) keep fd.
- */
-int
-log_private_fd(int fd)
-{
-	char path[32];
-	struct stat st;
-	int private;
-
-	if (fstat(fd, &st) < 0 || !(S_ISFIFO(st.st_mode) ||
-	    S_ISCHR(st.st_mode)))
-		return fd;
-	fmt_snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	private = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-	return private >= 0 ? private : fd;
-}
-
 static bool
 emit_one(const char *line, size_t len)
 {

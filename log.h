@@ -29,8 +29,6 @@ typedef bool log_writer(const char *line, size_t len);
 void log_set_writer(log_writer *w);
 /* The writer has room again: the count of dropped lines goes out. */
 void log_output_ready(void);
-/* fd itself, or a private non-blocking open of the same pipe or tty. */
-int log_private_fd(int fd);
 int log_enabled(enum log_level level);
 void log_error(const char *fmt, ...) PRINTF(1, 2);
 void log_warn(const char *fmt, ...) PRINTF(1, 2);

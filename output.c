@@ -25,9 +25,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -60,7 +62,9 @@ struct sink {
 	int nsources;			/* streams and logs that write here */
 	bool shared;			/* others write too: atomic line writes */
 	bool socket;
+	bool poll_first;		/* a shared fd that may block: see std_sink */
 	bool rotates;			/* a regular file with maxbytes */
+	bool flushing;			/* in sink_flush: no nested flush */
 	bool blocked;			/* full: waiting for EPOLLOUT */
 	int failing;			/* errno of the current error episode */
 	unsigned long long lost;	/* bytes dropped since the last report */
@@ -115,6 +119,7 @@ static struct {
 } out;
 
 static void sink_flush(struct sink *k);
+static void sink_unblock(struct sink *k);
 static bool stream_process(struct stream *st, bool force);
 static void stream_free(struct stream *st);
 static void stream_resume(struct stream *st);
@@ -145,19 +150,56 @@ sink_new(const char *name)
 	return k;
 }
 
-/* tend's stdout (1) or stderr (2), written without ever blocking. */
+/*
+ * tend's stdout (1) or stderr (2), written without ever blocking.
+ * Opening /proc/self/fd/N makes a new open file description of the same
+ * pipe or terminal, so O_NONBLOCK stays tend's and never reaches the
+ * programs that share the stream. A socket takes MSG_DONTWAIT instead,
+ * and a file never blocks. When the open is refused (a pipe of root's,
+ * mode 0600, and tend not root), see output_setup.
+ */
 static struct sink *
 std_sink(int fd)
 {
-	struct sink **slot = &out.std[fd - 1];
+	struct sink **slot = &out.std[fd - 1], *k;
+	char path[32];
 	struct stat st;
 
 	if (*slot)
 		return *slot;
-	*slot = sink_new(channel_names[fd - 1]);
-	(*slot)->watch.fd = log_private_fd(fd);
-	(*slot)->socket = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
-	return *slot;
+	k = *slot = sink_new(channel_names[fd - 1]);
+	k->watch.fd = fd;
+	if (fstat(fd, &st) < 0)
+		return k;
+	k->socket = S_ISSOCK(st.st_mode);
+	if (!S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode))
+		return k;
+	fmt_snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	k->watch.fd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (k->watch.fd < 0) {
+		log_debug("cannot reopen %s without blocking (%s)", k->name,
+		    strerror(errno));
+		k->watch.fd = fd;
+		k->poll_first = true;
+	}
+	return k;
+}
+
+/*
+ * A stream tend could not reopen: O_NONBLOCK on the shared description
+ * when no program writes to it directly; otherwise a poll before each
+ * write of at most PIPE_BUF bytes, which a free pipe buffer always takes.
+ */
+static void
+std_sink_nonblocking(struct sink *k)
+{
+	int flags;
+
+	if (!k->poll_first || k->shared ||
+	    (flags = fcntl(k->watch.fd, F_GETFL)) < 0 ||
+	    fcntl(k->watch.fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		return;
+	k->poll_first = false;
 }
 
 /* (Re)opens a log file, replacing the descriptor only on success. */
@@ -180,8 +222,9 @@ sink_open(struct sink *k, int flags)
 		close(k->watch.fd);
 	}
 	k->watch.fd = fd;
+	/* the new descriptor is waited on, or the streams resume at once */
 	if (k->blocked && loop_watch(&k->watch, EPOLLOUT) < 0)
-		k->blocked = false;
+		sink_unblock(k);
 	return 0;
 }
 
@@ -204,8 +247,8 @@ file_sink(const char *path, long long maxbytes, long backups)
 
 /*
  * supervisord's names: path.1 is the newest copy, path.N the oldest;
- * with no backups the file is emptied instead. A failed rename leaves
- * the file growing, reported at each attempt.
+ * with no backups the file is emptied instead. When that fails, the
+ * file grows on unrotated until SIGUSR2 reopens it: reported once.
  */
 static void
 sink_rotate(struct sink *k)
@@ -215,9 +258,9 @@ sink_rotate(struct sink *k)
 
 	k->size = 0;
 	if (k->backups == 0) {
-		if (ftruncate(k->watch.fd, 0) < 0)
-			log_warn("%s: cannot truncate for rotation", k->path);
-		return;
+		if (ftruncate(k->watch.fd, 0) == 0)
+			return;
+		goto failed;
 	}
 	for (i = k->backups - 1; i >= 1; i--) {
 		fmt_snprintf(from, sizeof(from), "%s.%ld", k->path, i);
@@ -225,8 +268,14 @@ sink_rotate(struct sink *k)
 		(void)rename(from, to);		/* ENOENT until there are i */
 	}
 	fmt_snprintf(to, sizeof(to), "%s.1", k->path);
-	if (rename(k->path, to) < 0 || sink_open(k, O_TRUNC) < 0)
-		log_warn("%s: cannot rotate", k->path);
+	if (rename(k->path, to) < 0)
+		goto failed;
+	if (sink_open(k, O_TRUNC) == 0)
+		return;
+	(void)rename(to, k->path);	/* the old file is still the open one */
+failed:
+	k->rotates = false;
+	log_warn("%s: cannot rotate, it grows until SIGUSR2", k->path);
 }
 
 /* The end of the last whole line in p[0, n), or 0 when there is none. */
@@ -245,7 +294,7 @@ line_end(const char *p, size_t n)
 static size_t
 next_write(const struct sink *k)
 {
-	const char *p = k->buf + k->off;
+	const char *p = k->buf + k->off, *nl;
 	size_t n = k->len, cut;
 
 	if (k->shared && n > LINE_OUT_MAX)
@@ -258,7 +307,9 @@ next_write(const struct sink *k)
 			return cut;
 		if (k->size > 0)
 			return 0;
-		return room < n ? room : n;	/* a line longer than a file */
+		/* a line longer than a whole file: it alone, uncut */
+		nl = memchr(p + room, '\n', n - room);
+		return nl ? (size_t)(nl - p) + 1 : n;
 	}
 	return n;
 }
@@ -266,8 +317,19 @@ next_write(const struct sink *k)
 static ssize_t
 sink_write(const struct sink *k, const char *p, size_t n)
 {
+	struct pollfd pfd = { .fd = k->watch.fd, .events = POLLOUT };
+
 	if (k->socket)
 		return send(k->watch.fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (k->poll_first) {
+		if (poll(&pfd, 1, 0) == 0) {
+			errno = EAGAIN;
+			return -1;
+		}
+		if (n > LINE_OUT_MAX)
+			n = line_end(p, LINE_OUT_MAX) ? line_end(p,
+			    LINE_OUT_MAX) : LINE_OUT_MAX;
+	}
 	return write(k->watch.fd, p, n);
 }
 
@@ -325,9 +387,17 @@ sink_recovered(struct sink *k)
 		    "dropped", k->name, lost);
 }
 
+/*
+ * Writes what k holds. Reports made on the way may come back to k (a
+ * failed rotation of tend's own log file): they are only queued, since
+ * this loop writes them too.
+ */
 static void
 sink_flush(struct sink *k)
 {
+	if (k->flushing)
+		return;
+	k->flushing = true;
 	while (k->len > 0) {
 		size_t n = next_write(k);
 		ssize_t w;
@@ -342,8 +412,10 @@ sink_flush(struct sink *k)
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			if (!k->blocked)
 				sink_block(k);
-			if (k->blocked)
+			if (k->blocked) {
+				k->flushing = false;
 				return;
+			}
 			errno = EAGAIN;
 		}
 		if (w <= 0) {
@@ -358,6 +430,9 @@ sink_flush(struct sink *k)
 		if (k->failing || k->lost)
 			sink_recovered(k);
 	}
+	k->flushing = false;
+	if (k->len)
+		return;		/* blocked */
 	k->off = 0;
 	if (k->blocked) {
 		sink_unblock(k);
@@ -751,6 +826,8 @@ stream_read(struct stream *st)
 	struct sink *k = st->src->sink[st->channel];
 	ssize_t n;
 
+	if (!st->reading)
+		return false;
 	if (st->off) {		/* a partial line, short unless the sink is full */
 		memmove(st->in, st->in + st->off, st->len);
 		st->off = 0;
@@ -930,10 +1007,13 @@ output_setup(const struct config *c)
 			    s->sink[ch]->nsources == 1 && is_plain(&s->format);
 		keep_tail(s);
 	}
-	for (ch = 0; ch < 2; ch++)
-		if (out.std[ch])
-			out.std[ch]->shared = inherit[ch] ||
-			    same_file(STDOUT_FILENO, STDERR_FILENO);
+	for (ch = 0; ch < 2; ch++) {
+		if (!out.std[ch])
+			continue;
+		out.std[ch]->shared = inherit[ch] ||
+		    same_file(STDOUT_FILENO, STDERR_FILENO);
+		std_sink_nonblocking(out.std[ch]);
+	}
 	log_set_writer(log_write);
 }
 
@@ -1017,7 +1097,7 @@ output_drain(const struct program *p)
 	for (ch = CH_OUT; ch <= CH_ERR; ch++)
 		for (i = 0; i < 8 && s->current[ch] &&
 		    stream_read(s->current[ch]); i++)
-			;
+			;	/* stops at a paused or ended stream */
 }
 
 void
@@ -1085,8 +1165,14 @@ output_finish(void)
 	struct stream *st;
 	struct sink *k;
 
-	for (st = out.streams; st; st = st->next)
+	for (st = out.streams; st; st = st->next) {
+		int unread = 0;
+
+		if (st->watch.fd >= 0 && ioctl(st->watch.fd, FIONREAD,
+		    &unread) == 0 && unread > 0)
+			lost += (unsigned)unread;
 		lost += st->len;
+	}
 	for (k = out.sinks; k; k = k->next)
 		if (k->len && !k->blocked)
 			sink_flush(k);

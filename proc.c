@@ -127,8 +127,9 @@ child_outputs(const struct child_stdio *io, bool redirect_stderr)
 	for (i = 0; i < 2; i++) {
 		if (i == 1 && redirect_stderr)
 			return dup2(1, 2) < 0 ? 2 : 0;
-		if (want[i] == CHILD_DISCARD)
-			want[i] = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (want[i] == CHILD_DISCARD &&
+		    (want[i] = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0)
+			return i + 1;
 		if (want[i] != CHILD_INHERIT && move_fd(want[i], i + 1) < 0)
 			return i + 1;
 	}

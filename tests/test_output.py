@@ -12,18 +12,21 @@ import datetime
 import fcntl
 import json
 import os
+import pathlib
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import termios
 import textwrap
 import time
 
 import pytest
 
-from conftest import (PYTHON, Tend, alive, helper, run_tend, tend_argv,
-                      wait_until)
+from conftest import (PYTHON, TEND, Tend, alive, helper, run_tend,
+                      tend_argv, wait_until)
 from test_supervise import Lines, supervise  # noqa: F401 (a fixture)
 
 sys.path.insert(0, os.path.dirname(helper("emit.py")))
@@ -593,6 +596,104 @@ def test_rotation_with_no_backups_truncates_the_file(supervise, tmp_path):
     assert 0 < len(text.encode()) <= 1024
     lines = text.splitlines(keepends=True)
     assert lines == expected[-len(lines):]
+
+
+def test_a_line_longer_than_maxbytes_stays_whole_in_one_file(
+        supervise, tmp_path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "svc.log"
+    long = "L" * 250
+    s = supervise(f"""
+        [program:svc]
+        command=sh -c 'echo first; echo {long}; echo last'
+        stdout_logfile={log}
+        stdout_logfile_maxbytes=100
+        stdout_logfile_backups=5
+        startsecs=0
+        autorestart=false
+        """)
+    wait_exited(s, "svc")
+    stopped_output(s)
+    files = {p.name: p.read_text() for p in logs.iterdir()}
+    assert files == {"svc.log.2": "first\n", "svc.log.1": long + "\n",
+                     "svc.log": "last\n"}
+
+
+def test_a_rotation_that_fails_is_reported_once_and_tend_goes_on(
+        supervise, tmp_path):
+    # tend's own log file, whose rotation warning goes into that same file
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "tend.log.1").mkdir()
+    (logs / "tend.log.1" / "keep").write_text("a directory in the way\n")
+    s = supervise(f"""
+        [tend]
+        logfile={logs / "tend.log"}
+        logfile_maxbytes=100
+        logfile_backups=1
+
+        [program:crash]
+        command=false
+        startsecs=0
+        autorestart=true
+        """)
+    s.err.wait_for(r"tend\.log: cannot rotate")
+    # each restart adds a few lines: the file grows on past maxbytes
+    wait_until(lambda: (logs / "tend.log").stat().st_size > 300,
+               what="tend's log to grow on")
+    rc, _ = s.stop()
+    assert rc == 0, s.err.text()
+    assert s.err.text().count("cannot rotate") == 1
+
+
+@pytest.fixture
+def world_readable_dir():
+    d = tempfile.mkdtemp(prefix="tend-test-")
+    os.chmod(d, 0o755)
+    yield pathlib.Path(d)
+    shutil.rmtree(d)
+
+
+def first_child(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            kids = f.read().split()
+    except FileNotFoundError:
+        return None
+    return int(kids[0]) if kids else None
+
+
+def test_a_stuck_stdout_that_tend_may_not_reopen_does_not_block_it(
+        world_readable_dir):
+    # tend not root, its stdout a pipe of root's (mode 0600): opening
+    # /proc/self/fd/1 is refused, yet PID 1 must not block on that pipe
+    conf = world_readable_dir / "tend.ini"
+    conf.write_text("[tend]\nlog_prefix=true\n[program:spam]\n"
+                    "command=sh -c 'while :; do echo spam spam spam; done'\n")
+    conf.chmod(0o644)
+    r, w = os.pipe()
+    p = subprocess.Popen(
+        ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child",
+         "setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+         TEND, "-t", "1", "-c", str(conf)],
+        stdout=w, stderr=subprocess.DEVNULL)
+    os.close(w)
+    try:
+        tend = wait_until(lambda: first_child(p.pid), what="tend")
+        wait_until(lambda: first_child(tend), what="the spam program")
+        time.sleep(1.5)             # the pipe is full long before this
+        start = time.monotonic()
+        os.kill(tend, signal.SIGTERM)
+        p.wait(timeout=20)
+        took = time.monotonic() - start
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(r)
+    assert p.returncode == 0
+    assert took < 1 + 3, f"{took:.1f} s for a budget of 1 s"
 
 
 def test_sigusr2_reopens_program_and_tend_log_files_after_an_external_rename(
