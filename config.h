@@ -54,18 +54,19 @@
 /*
  * Relayed output (output.c). A partial line (no newline yet) is written
  * after OUTPUT_FLUSH_MS, or when it fills a stream's buffer. Each pipe
- * tend reads has a buffer of OUTPUT_STREAM_BUF bytes, each target one of
+ * tend reads has a buffer of OUTPUT_STREAM_BUF bytes (larger reads mean
+ * fewer wake-ups of the writing program), each target one of
  * OUTPUT_SINK_BUF: with the pipes' own 64 KiB, the bound of what a stuck
  * target holds back. OUTPUT_TAIL bytes of a critical program's stderr
  * are kept for the termination message (which Kubernetes cuts at 4096
- * bytes), and
- * at most OUTPUT_ENDED_MAX closed pipes wait for a stuck target.
+ * bytes), and at most OUTPUT_ENDED_MAX closed pipes wait for a stuck
+ * target.
  */
 #ifndef OUTPUT_FLUSH_MS
 #define OUTPUT_FLUSH_MS 100
 #endif
 #ifndef OUTPUT_STREAM_BUF
-#define OUTPUT_STREAM_BUF (16 * 1024)
+#define OUTPUT_STREAM_BUF (32 * 1024)
 #endif
 #ifndef OUTPUT_SINK_BUF
 #define OUTPUT_SINK_BUF (64 * 1024)
