@@ -322,7 +322,7 @@ sink_write(const struct sink *k, const char *p, size_t n)
 	if (k->socket)
 		return send(k->watch.fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (k->poll_first) {
-		if (poll(&pfd, 1, 0) == 0) {
+		if (poll(&pfd, 1, 0) <= 0) {	/* full, or try again later */
 			errno = EAGAIN;
 			return -1;
 		}
@@ -432,7 +432,7 @@ sink_flush(struct sink *k)
 	}
 	k->flushing = false;
 	if (k->len)
-		return;		/* blocked */
+		return;		/* blocked, or failing with a report queued */
 	k->off = 0;
 	if (k->blocked) {
 		sink_unblock(k);
