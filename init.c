@@ -2,16 +2,18 @@
  * init.c: tend's PID-1 duties and its event loop.
  *
  * Signals arrive as data on a signalfd, never in a handler. The loop
- * sleeps in one epoll_wait whose timeout is the earliest deadline (a
- * program's timer or the shutdown budget; none at all while everything
- * simply runs), so an idle tend uses no CPU. Every child the kernel
- * hands over is reaped.
+ * sleeps in one epoll_wait, on the signals and on the pipes and outputs
+ * of output.c, whose timeout is the earliest deadline (a program's
+ * timer, a partial line's delay or the shutdown budget; none at all
+ * while everything simply runs), so an idle tend uses no CPU. Every
+ * child the kernel hands over is reaped.
  *
  * A shutdown (a stop signal, or a critical program that ended) moves
  * through phases: the programs are stopped in descending priority, then
  * whatever else remains of the process tree gets SIGTERM, and when the
  * budget runs out everything left gets SIGKILL. tend exits the moment
- * the last process is reaped.
+ * the last process is reaped and its relayed output written, or, when a
+ * target stays full, at the end of the budget.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -281,14 +283,6 @@ loop_watch(struct watch *w, uint32_t events)
 	struct epoll_event ev = { .events = events, .data.ptr = w };
 
 	return epoll_ctl(init.epfd, EPOLL_CTL_ADD, w->fd, &ev);
-}
-
-int
-loop_rewatch(struct watch *w, uint32_t events)
-{
-	struct epoll_event ev = { .events = events, .data.ptr = w };
-
-	return epoll_ctl(init.epfd, EPOLL_CTL_MOD, w->fd, &ev);
 }
 
 void

@@ -14,9 +14,8 @@ struct watch {
 	void (*ready)(struct watch *w, uint32_t events);
 };
 
-/* Add, or change the events of a watch already added: 0 or -1 (errno). */
+/* Waits for events on w's descriptor: 0, or -1 with errno set. */
 int loop_watch(struct watch *w, uint32_t events);
-int loop_rewatch(struct watch *w, uint32_t events);
 /* Before its descriptor is closed. */
 void loop_unwatch(struct watch *w);
 
