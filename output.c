@@ -819,7 +819,12 @@ stream_end(struct stream *st)
 	}
 }
 
-/* One read and its relaying; true when more may be read at once. */
+/*
+ * One read and its relaying; true when more may be read at once. Only a
+ * stream being read is read: one paused behind a full sink holds a full
+ * buffer, and an event of the same epoll batch may name a stream that an
+ * earlier event (a program's exit) has already drained and freed.
+ */
 static bool
 stream_read(struct stream *st)
 {
@@ -852,18 +857,11 @@ stream_read(struct stream *st)
 	return st->reading;
 }
 
-/*
- * An event of the same epoll batch may name a stream that an earlier
- * event (a program's exit) has already drained and freed.
- */
 static void
 stream_ready(struct watch *w, uint32_t events)
 {
-	struct stream *st = (struct stream *)w;
-
 	(void)events;
-	if (st->reading)
-		(void)stream_read(st);
+	(void)stream_read((struct stream *)w);
 }
 
 /* ---- tend's own log ---------------------------------------------------- */
