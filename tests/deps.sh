@@ -8,6 +8,9 @@ packages=""
 need() {	# need COMMAND PACKAGE
 	command -v "$1" >/dev/null 2>&1 || packages="$packages $2"
 }
+need_file() {	# need_file PATH PACKAGE: for what is not on PATH
+	[ -e "$1" ] || packages="$packages $2"
+}
 
 for purpose in "$@"; do
 	case $purpose in
@@ -21,6 +24,11 @@ for purpose in "$@"; do
 		need ps procps
 		need podman podman
 		need runc runc
+		# podman only recommends its network backend and the pause
+		# process of pods; --no-install-recommends leaves them out
+		need_file /usr/lib/podman/netavark netavark
+		need_file /usr/lib/podman/aardvark-dns aardvark-dns
+		need catatonit catatonit
 		need supervisord supervisor
 		[ -x /bin/busybox ] || packages="$packages busybox-static"
 		/usr/bin/python3 -c 'import pytest' 2>/dev/null ||
