@@ -26,7 +26,7 @@ TEND_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -ffunction-sections \
 TEND_LDFLAGS := -Wl,--gc-sections -Wl,-z,noseparate-code -Wl,-z,norelro \
                 -Wl,--build-id=none
 
-SRCS := init.c cli.c conf.c fmt.c log.c mem.c output.c proc.c prog.c sig.c users.c values.c
+SRCS := init.c loop.c cli.c conf.c fmt.c log.c mem.c output.c proc.c prog.c sig.c users.c values.c
 OBJS := $(SRCS:.c=.o)
 HDRS := $(wildcard *.h)
 
@@ -44,7 +44,7 @@ install: tend
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 tend $(DESTDIR)$(PREFIX)/bin/tend
 
-UNIT_OBJS := conf.o fmt.o log.o mem.o proc.o sig.o users.o values.o
+UNIT_OBJS := conf.o loop.o fmt.o log.o mem.o proc.o sig.o users.o values.o
 
 tests/unit/unit: tests/unit/unit.c $(UNIT_OBJS) $(HDRS)
 	$(CC) $(TEND_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \

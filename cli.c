@@ -27,8 +27,9 @@ static const char usage_text[] =
 "minimal init: reaps every zombie, forwards signals, supervises, and on\n"
 "exit or stop ends the whole process tree gracefully.\n"
 "\n"
-"  -c FILE     configuration (default: $TEND_CONFIG, /etc/tend.ini,\n"
-"              /etc/supervisord.conf, /etc/supervisor/supervisord.conf)\n"
+"  -c FILE     configuration (default: $TEND_CONFIG, else /etc/tend.ini;\n"
+"              without COMMAND also /etc/supervisord.conf and\n"
+"              /etc/supervisor/supervisord.conf)\n"
 "  --check     validate the configuration, print the programs, exit\n"
 "  -g          forward signals to the command's process group\n"
 "  -e CODE     exit 0 when the command exits with CODE (repeatable)\n"
@@ -164,6 +165,25 @@ parse_cluster(struct options *o, char **argv, int i, int argc)
 	return 1;
 }
 
+/*
+ * Images written for tini set its variables, which tini reads after the
+ * options: TINI_KILL_PROCESS_GROUP (set: -g), TINI_SUBREAPER (set: -s,
+ * which tend does anyway) and TINI_VERBOSITY (a level that replaces
+ * what -v says: 0 errors, 1 warnings, 2 info, 3 and up debug).
+ */
+static void
+tini_environment(struct options *o)
+{
+	const char *v = getenv("TINI_VERBOSITY");
+	unsigned long long level;
+
+	if (getenv("TINI_KILL_PROCESS_GROUP"))
+		o->group = true;
+	o->log_level = -1;
+	if (v && val_digits(&v, 10, 1000, &level) == 0)
+		o->log_level = level > LOG_DEBUG ? LOG_DEBUG : (int)level;
+}
+
 void
 cli_parse(int argc, char **argv, struct options *o)
 {
@@ -191,7 +211,7 @@ cli_parse(int argc, char **argv, struct options *o)
 	}
 	if (i < argc)
 		o->command = argv + i;
-
+	tini_environment(o);
 }
 
 int

@@ -14,6 +14,7 @@ struct options {
 	int pdeathsig;			/* -p: 0 when unset */
 	long grace_ms;			/* -t, or -1 */
 	int verbosity;			/* -v count */
+	int log_level;			/* $TINI_VERBOSITY's, or -1 */
 	bool group;			/* -g: forward to the process group */
 	bool warn_reap;			/* -w: log each reaped orphan */
 };

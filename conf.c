@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -52,7 +53,14 @@ struct loader {
 	struct config *config;
 	struct arena *arena;
 	struct raw_section *sections, **tail;
+	struct strmap by_name;		/* sections by name */
+	struct strmap group_of;		/* program name -> its [group:x] */
+	struct raw_section *dflt;	/* [DEFAULT], or NULL */
+	struct strmap env_slots;	/* build_envp's, reused */
+	long expanded;			/* bytes of expanded values so far */
+	const char *here_file, *here;	/* here_of's cache */
 	struct raw_section *current;
+	int stop_fd;			/* a read waits on it: see conf_request */
 	const char *file;		/* the file being parsed */
 	int errors;
 	struct env_pair *global_env;	/* [supervisord] environment */
@@ -118,12 +126,7 @@ out_of_memory(struct loader *l)
 static struct raw_section *
 find_section(struct loader *l, const char *name)
 {
-	struct raw_section *s;
-
-	for (s = l->sections; s; s = s->next)
-		if (strcmp(s->name, name) == 0)
-			return s;
-	return NULL;
+	return strmap_get(&l->by_name, name, strlen(name));
 }
 
 /* Repeated sections merge, as configparser does with strict=False. */
@@ -140,8 +143,12 @@ add_section(struct loader *l, const char *name, const char *file, int line)
 	s->file = file;
 	s->line = line;
 	s->tail = &s->entries;
+	if (strmap_put(&l->by_name, s->name, strlen(s->name), s) < 0)
+		return NULL;
 	*l->tail = s;
 	l->tail = &s->next;
+	if (strcmp(name, "DEFAULT") == 0)
+		l->dflt = s;
 	return s;
 }
 
@@ -165,7 +172,7 @@ add_entry(struct loader *l, struct raw_section *s, const char *key,
 static const struct raw_entry *
 raw_get(struct loader *l, const struct raw_section *s, const char *key)
 {
-	const struct raw_section *dflt = find_section(l, "DEFAULT");
+	const struct raw_section *dflt = l->dflt;
 	const struct raw_entry *e, *found = NULL;
 
 	for (e = s ? s->entries : NULL; e; e = e->next)
@@ -256,7 +263,12 @@ read_ini_file(struct loader *l, const char *path)
 	char *text;
 	int rc;
 
-	if (!(text = arena_read_file(l->arena, path, &len))) {
+	if (!(text = arena_read_file(l->arena, path, &len, l->stop_fd))) {
+		if (errno == EINTR) {
+			l->config->interrupted = true;
+			l->errors++;
+			return -1;
+		}
 		conf_error(l, path, 0, "cannot read: %s", strerror(errno));
 		return -1;
 	}
@@ -336,34 +348,45 @@ match_bracket(const char **pp, char c)
 	return hit != negate;
 }
 
-/* Shell pattern matching: '*', '?' and [...] with ranges and negation. */
+/*
+ * Shell pattern matching: '*', '?' and [...] with ranges and negation.
+ * The classic greedy algorithm: on a mismatch only the latest '*'
+ * takes one more character, so the time is linear in the name times
+ * the pattern, never exponential in the number of stars.
+ */
 static bool
 match_here(const char *p, const char *s)
 {
-	for (; *p; p++, s++) {
-		int m;
+	const char *star = NULL, *resume = NULL;
+
+	while (*s) {
+		const char *q = p;
+		int m = 0;
 
 		if (*p == '*') {
-			while (p[1] == '*')
-				p++;
-			for (;; s++) {
-				if (match_here(p + 1, s))
-					return true;
-				if (!*s)
-					return false;
-			}
-		}
-		if (!*s)
-			return false;
-		if (*p == '[' && (m = match_bracket(&p, *s)) >= 0) {
-			if (!m)
-				return false;
+			star = ++p;
+			resume = s;
 			continue;
 		}
-		if (*p != '?' && *p != *s)
+		if (*p == '[' && (m = match_bracket(&q, *s)) >= 0) {
+			if (m) {
+				p = q + 1;
+				s++;
+				continue;
+			}
+		} else if (*p && (*p == '?' || *p == *s)) {
+			p++;
+			s++;
+			continue;
+		}
+		if (!star)
 			return false;
+		p = star;
+		s = ++resume;
 	}
-	return *s == '\0';
+	while (*p == '*')
+		p++;
+	return *p == '\0';
 }
 
 /* As glob(3): a leading '.' of a name must be matched literally. */
@@ -504,6 +527,19 @@ lookup_env(void *data, const char *name)
 	return v ? v : getenv(name);
 }
 
+/* %(here)s: the directory of a file, cached since every value asks. */
+static const char *
+here_of(struct loader *l, const char *file)
+{
+	if (!file)
+		return ".";
+	if (file != l->here_file) {
+		l->here_file = file;
+		l->here = dir_of(l->arena, file);
+	}
+	return l->here;
+}
+
 static int
 expand_value(struct loader *l, const struct raw_entry *e, const char *program,
     const char *group, int process_num, int numprocs, char **out)
@@ -520,12 +556,20 @@ expand_value(struct loader *l, const struct raw_entry *e, const char *program,
 		.env_data = l,
 	};
 
-	ctx.here = e->line > 0 ? dir_of(l->arena, e->file) :
-	    l->config->file ? dir_of(l->arena, l->config->file) : ".";
+	ctx.here = here_of(l, e->line > 0 ? e->file : l->config->file);
+	ctx.max_len = l->expanded < EXPAND_TOTAL_MAX - EXPAND_VALUE_MAX ?
+	    EXPAND_VALUE_MAX : (size_t)(EXPAND_TOTAL_MAX - l->expanded);
 	if (val_expand(l->arena, e->value, &ctx, out, errbuf, sizeof(errbuf),
-	    &err) == 0)
+	    &err) == 0) {
+		l->expanded += (long)strlen(*out);
 		return 0;
-	conf_error(l, e->file, e->line, "%s: %s", e->key, err);
+	}
+	if (ctx.max_len < EXPAND_VALUE_MAX)
+		conf_error(l, e->file, e->line, "%s: the expanded values of the "
+		    "configuration would take more than %ld bytes", e->key,
+		    EXPAND_TOTAL_MAX);
+	else
+		conf_error(l, e->file, e->line, "%s: %s", e->key, err);
 	return -1;
 }
 
@@ -825,13 +869,21 @@ build_envp(struct loader *l, const struct program *p)
 	    p->env_pairs };
 	int counts[3] = { 3, l->nglobal_env, p->nenv }, layer, j;
 
+	struct strmap *slot_of = &l->env_slots;	/* key -> its slot + 1 */
+
 	for (e = environ; *e; e++)
 		max++;
 	if (!(envp = arena_alloc(l->arena, (max + 1) * sizeof(*envp))))
 		return NULL;
-	for (e = environ; *e; e++)
-		if (!is_tend_setting(*e))
-			envp[n++] = *e;
+	strmap_clear(slot_of);
+	for (e = environ; *e; e++) {
+		if (is_tend_setting(*e))
+			continue;
+		if (strmap_put(slot_of, *e, strcspn(*e, "="),
+		    (void *)(uintptr_t)(n + 1)) < 0)
+			return NULL;
+		envp[n++] = *e;
+	}
 	for (layer = 0; layer < 3; layer++) {
 		for (j = 0; j < counts[layer]; j++) {
 			const struct env_pair *kv = &layers[layer][j];
@@ -842,12 +894,15 @@ build_envp(struct loader *l, const struct program *p)
 			if (!entry)
 				return NULL;
 			fmt_snprintf(entry, len, "%s=%s", kv->key, kv->value);
-			for (i = 0; i < n; i++)
-				if (strncmp(envp[i], entry, klen + 1) == 0)
-					break;
-			envp[i] = entry;
-			if (i == n)
-				n++;
+			i = (uintptr_t)strmap_get(slot_of, entry, klen);
+			if (i) {
+				envp[i - 1] = entry;
+				continue;
+			}
+			if (strmap_put(slot_of, entry, klen,
+			    (void *)(uintptr_t)(n + 1)) < 0)
+				return NULL;
+			envp[n++] = entry;
 		}
 	}
 	envp[n] = NULL;
@@ -934,11 +989,23 @@ next_item(char **cursor)
 	return NULL;
 }
 
-/* The [group:x] that lists program, if any. */
+/* The [group:x] that lists program, if any: the first one. */
 static const struct raw_section *
 group_of(struct loader *l, const char *program, const char **name)
 {
-	const struct raw_section *s;
+	const struct raw_section *s = strmap_get(&l->group_of, program,
+	    strlen(program));
+
+	if (s)
+		*name = s->name + 6;
+	return s;
+}
+
+/* Which group each program is in, before the programs are built. */
+static void
+index_groups(struct loader *l)
+{
+	struct raw_section *s;
 
 	for (s = l->sections; s; s = s->next) {
 		const struct raw_entry *e;
@@ -948,15 +1015,12 @@ group_of(struct loader *l, const char *program, const char **name)
 		    !(e = raw_get(l, s, "programs")))
 			continue;
 		if (!(list = arena_strdup(l->arena, e->value)))
-			return NULL;
-		while ((item = next_item(&list)) != NULL) {
-			if (strcmp(item, program) == 0) {
-				*name = s->name + 6;
-				return s;
-			}
-		}
+			return out_of_memory(l);
+		while ((item = next_item(&list)) != NULL)
+			if (!strmap_get(&l->group_of, item, strlen(item)) &&
+			    strmap_put(&l->group_of, item, strlen(item), s) < 0)
+				return out_of_memory(l);
 	}
-	return NULL;
 }
 
 static bool
@@ -1026,10 +1090,16 @@ build_program(struct loader *l, const struct raw_section *s,
 		p->line = s->line;
 		p->numprocs = probe.numprocs;
 		p->stopsignal = SIGTERM;
-		/* the same mistake would be reported once per process */
+		/*
+		 * A process whose keys failed is dropped whole: nothing may
+		 * meet it half-built. The same mistake would be reported
+		 * once per process, so the others are not read.
+		 */
 		if (read_process(l, s, p, program,
-		    (int)(probe.numprocs_start + i), i ? READ_OTHER : READ_FIRST))
+		    (int)(probe.numprocs_start + i), i ? READ_OTHER : READ_FIRST)) {
+			list->n--;
 			return;
+		}
 		p->group_priority = gs ? gprio : p->priority;
 		inherit_format(l, s, p);
 		if (!raw_get(l, s, "killasgroup"))
@@ -1506,18 +1576,22 @@ start_order(const struct program *x, const struct program *y)
 	return strcmp(x->name, y->name);
 }
 
+/* A stable merge sort: thousands of programs load in linear-log time. */
 static void
-sort_programs(struct program *items, size_t n)
+sort_programs(struct program *items, struct program *tmp, size_t n)
 {
-	size_t i, j;
+	size_t half = n / 2, i = 0, j = half, k = 0;
 
-	for (i = 1; i < n; i++) {
-		struct program p = items[i];
-
-		for (j = i; j > 0 && start_order(&items[j - 1], &p) > 0; j--)
-			items[j] = items[j - 1];
-		items[j] = p;
-	}
+	if (n < 2)
+		return;
+	sort_programs(items, tmp, half);
+	sort_programs(items + half, tmp, n - half);
+	while (i < half && j < n)
+		tmp[k++] = start_order(&items[j], &items[i]) < 0 ?
+		    items[j++] : items[i++];
+	while (i < half)
+		tmp[k++] = items[i++];
+	memcpy(items, tmp, k * sizeof(*items));
 }
 
 static void
@@ -1553,46 +1627,59 @@ add_main(struct loader *l, struct program_list *list, char **command,
 static void
 check_duplicate_names(struct loader *l, const struct program_list *list)
 {
-	size_t i, j;
+	struct strmap seen = { .arena = l->arena };
+	size_t i;
 
-	for (i = 0; i < list->n; i++)
-		for (j = i + 1; j < list->n; j++)
-			if (list->items[i].name && list->items[j].name &&
-			    strcmp(list->items[i].name, list->items[j].name) == 0)
-				conf_error(l, list->items[j].file,
-				    list->items[j].line, "two processes are named "
-				    "'%s'", list->items[j].name);
+	for (i = 0; i < list->n; i++) {
+		const struct program *p = &list->items[i];
+		size_t len = strlen(p->name);
+
+		if (strmap_get(&seen, p->name, len))
+			conf_error(l, p->file, p->line, "two processes are named "
+			    "'%s'", p->name);
+		else if (strmap_put(&seen, p->name, len, (void *)p) < 0)
+			return out_of_memory(l);
+	}
 }
 
+/*
+ * With a command, tend keeps tini's contract whatever else the image
+ * holds: only its own file. Without one, it stands in for supervisord
+ * and looks where supervisord looks.
+ */
+static const char *const search_places[] = {
+	"/etc/tend.ini", "/etc/supervisord.conf",
+	"/etc/supervisor/supervisord.conf",
+};
+
 const char *
-conf_find(const char *requested)
+conf_find(const char *requested, bool with_command)
 {
-	static const char *const places[] = {
-		"/etc/tend.ini", "/etc/supervisord.conf",
-		"/etc/supervisor/supervisord.conf",
-	};
 	const char *env = getenv("TEND_CONFIG");
-	size_t i;
+	size_t i, n = with_command ? 1 : sizeof(search_places) /
+	    sizeof(search_places[0]);
 
 	if (requested)
 		return requested;
 	if (env)
 		return *env ? env : NULL;	/* empty: no file, no search */
-	for (i = 0; i < sizeof(places) / sizeof(places[0]); i++)
-		if (access(places[i], F_OK) == 0)
-			return places[i];
+	for (i = 0; i < n; i++)
+		if (access(search_places[i], F_OK) == 0)
+			return search_places[i];
 	return NULL;
 }
 
 int
 conf_load(struct config *c, const struct conf_request *req)
 {
-	struct loader l = { .config = c, .arena = &c->arena };
+	struct loader l = { .config = c, .arena = &c->arena,
+	    .stop_fd = req->stop_fd };
 	struct program_list list = { 0 };
 	struct utsname uts;
-	const char *file = conf_find(req->file);
+	const char *file = conf_find(req->file, req->command != NULL);
 
 	l.tail = &l.sections;
+	l.by_name.arena = l.group_of.arena = l.env_slots.arena = &c->arena;
 	c->shutdown_ms = DEFAULT_GRACE_MS;
 	c->loglevel = -1;
 	c->termination_log = DEFAULT_TERMINATION_LOG;
@@ -1606,9 +1693,13 @@ conf_load(struct config *c, const struct conf_request *req)
 		else if (read_ini_file(&l, c->file) == 0)
 			read_includes(&l, c->file);
 	}
+	/* what a file that failed to parse did declare is not built */
+	if (l.errors)
+		return l.errors;
 	apply_overrides(&l);
 	read_settings(&l, "supervisord");
 	read_settings(&l, "tend");
+	index_groups(&l);
 	check_sections(&l, &list);
 	check_groups(&l);
 	if (req->command)
@@ -1619,13 +1710,27 @@ conf_load(struct config *c, const struct conf_request *req)
 	if (!l.errors && list.n == 0)
 		conf_error(&l, file ? c->file : NULL, 0, "%s", file ?
 		    "no [program:x] section and no command: nothing to run" :
-		    "no command given and no configuration file found (tried "
-		    "$TEND_CONFIG, /etc/tend.ini, /etc/supervisord.conf, "
+		    getenv("TEND_CONFIG") ? "no command given, and TEND_CONFIG "
+		    "is empty, which means no configuration file (see 'tend "
+		    "--help')" : "no command given and no configuration file "
+		    "found (tried /etc/tend.ini, /etc/supervisord.conf, "
 		    "/etc/supervisor/supervisord.conf; see 'tend --help')");
-	sort_programs(list.items, list.n);
+	/* after an error, no program exists, half-built or not */
+	if (l.errors)
+		return l.errors;
+	if (list.n > 1) {
+		struct program *tmp = arena_alloc(&c->arena, list.n *
+		    sizeof(*tmp));
+
+		if (!tmp) {
+			out_of_memory(&l);
+			return l.errors;
+		}
+		sort_programs(list.items, tmp, list.n);
+	}
 	c->programs = list.items;
 	c->nprograms = list.n;
-	return l.errors;
+	return 0;
 }
 
 /* ---- --check -------------------------------------------------------------- */

@@ -86,6 +86,7 @@ struct config {
 	struct log_format format;	/* [tend]: tend's lines, programs' default */
 	const char *termination_log;	/* NULL when disabled */
 	long minfds, minprocs;
+	bool interrupted;		/* a stop signal came during a read */
 };
 
 /* What the command line asks of the loader. */
@@ -94,6 +95,12 @@ struct conf_request {
 	char **command;			/* after --, or NULL */
 	bool forward_group;		/* -g */
 	long grace_ms;			/* -t, or -1 */
+	/*
+	 * A file that is not regular may keep tend waiting (a FIFO without
+	 * a writer): the wait ends when this descriptor, a signalfd of the
+	 * stop signals, becomes readable. -1: none.
+	 */
+	int stop_fd;
 };
 
 /*
@@ -108,8 +115,9 @@ void conf_print(const struct config *c);
 
 /*
  * The file tend would read: -c, $TEND_CONFIG (set but empty: none), then
- * the usual places; NULL when there is none.
+ * /etc/tend.ini, and without a command supervisord's places too; NULL
+ * when there is none.
  */
-const char *conf_find(const char *requested);
+const char *conf_find(const char *requested, bool with_command);
 
 #endif

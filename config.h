@@ -78,6 +78,23 @@
 #define OUTPUT_ENDED_MAX 32
 #endif
 
+/*
+ * Bounds on %(name)s expansion, so that a few bytes of configuration
+ * cannot ask for gigabytes: a width or precision is at most
+ * EXPAND_WIDTH_MAX, one expanded value at most EXPAND_VALUE_MAX bytes
+ * (the kernel's limit on one argument or environment string), and all
+ * the values of one load together at most EXPAND_TOTAL_MAX bytes.
+ */
+#ifndef EXPAND_WIDTH_MAX
+#define EXPAND_WIDTH_MAX 1024
+#endif
+#ifndef EXPAND_VALUE_MAX
+#define EXPAND_VALUE_MAX (128 * 1024)
+#endif
+#ifndef EXPAND_TOTAL_MAX
+#define EXPAND_TOTAL_MAX (64L * 1024 * 1024)
+#endif
+
 /* epoll events handled per wake-up. */
 #ifndef LOOP_EVENTS
 #define LOOP_EVENTS 16

@@ -176,6 +176,12 @@ ini_parse(char *text, size_t len, ini_handler handler, void *user,
 		line++;
 		end = eol;
 		p = eol + (eol < limit);
+		/* every value is a C string: a NUL would cut it silently */
+		if (memchr(start, '\0', (size_t)(end - start))) {
+			err->line = line;
+			err->message = "a NUL byte (is this a text file?)";
+			return -1;
+		}
 		while (start < end && ini_is_blank(*start)) {
 			start++;
 			indent++;

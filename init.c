@@ -50,41 +50,13 @@ static struct {
 	struct options opts;
 	struct config config;
 	sigset_t inherited_mask;	/* restored in main */
-	int epfd;
 	struct watch signals;
 	pid_t self;
 	enum phase phase;
-	long long budget;		/* CLOCK_MONOTONIC ms; 0 when none */
+	struct timer budget;		/* the shutdown's; pending during it */
+	bool budget_over;
 	int critical_status;		/* -1 unless a critical program ended */
-} init = { .epfd = -1, .critical_status = -1 };
-
-long long
-loop_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Rounded up, so that the loop never wakes before a deadline. */
-static int
-timeout_ms(void)
-{
-	long long next = prog_next_deadline(), left;
-	long long flush = output_next_deadline();
-
-	if (init.budget && (!next || init.budget < next))
-		next = init.budget;
-	if (flush && (!next || flush < next))
-		next = flush;
-	if (!next)
-		return -1;
-	left = next - loop_now();
-	if (left <= 0)
-		return 0;
-	return left > INT_MAX ? INT_MAX : (int)left;
-}
+} init = { .critical_status = -1 };
 
 /* Whether any child remains, without reaping it. */
 static bool
@@ -119,18 +91,22 @@ begin_shutdown(int stop_signal)
 	long long now = loop_now();
 
 	init.phase = PHASE_STOPPING;
-	init.budget = now + init.config.shutdown_ms + 1;
+	timer_set(&init.budget, now + init.config.shutdown_ms + 1);
 	log_info("shutting down within %ld ms", init.config.shutdown_ms);
 	prog_begin_shutdown(stop_signal, now);
 }
 
+/* With no process left, only output may be waiting: see loop(). */
 static void
-start_killing(void)
+budget_over(struct timer *t)
 {
+	(void)t;
+	init.budget_over = true;
+	if (!has_children())
+		return;
 	log_warnx("shutdown budget of %ld ms is over, killing what remains",
 	    init.config.shutdown_ms);
 	init.phase = PHASE_KILLING;
-	init.budget = 0;
 	signal_everyone(SIGKILL);
 }
 
@@ -141,9 +117,6 @@ advance(void)
 	long long now = loop_now();
 	int status;
 
-	/* with no process left, only output may be waiting: see loop() */
-	if (init.budget && now >= init.budget && has_children())
-		start_killing();
 	if (init.phase == PHASE_RUNNING &&
 	    (status = prog_critical_exit()) >= 0) {
 		init.critical_status = status;
@@ -214,11 +187,9 @@ handle_signal(int sig)
 		reap();
 		return;
 	}
-	/* supervisord's signal to reopen logs, when tend writes any */
-	if (sig == SIGUSR2 && output_reopen()) {
-		log_info("SIGUSR2 received, log files reopened");
-		return;
-	}
+	/* supervisord's signal to reopen logs; main still gets it */
+	if (sig == SIGUSR2)
+		output_reopen();
 	if (sig_is_stop(sig) && init.phase == PHASE_RUNNING) {
 		log_info("%s received", sig_name(sig, name));
 		begin_shutdown(sig);
@@ -259,8 +230,8 @@ read_signals(struct watch *w, uint32_t events)
 }
 
 /*
- * Blocks every signal but the faults before anything can fork, keeping
- * the mask tend inherited for main. Dispositions are left alone, so main
+ * Blocks every signal before anything can fork (a real fault still goes
+ * through: see sig.c), keeping the mask tend inherited for main. Dispositions are left alone, so main
  * inherits exactly what tend inherited.
  */
 static void
@@ -275,30 +246,6 @@ block_signals(void)
 	if (init.signals.fd < 0)
 		fatal(1, "signalfd");
 	init.signals.ready = read_signals;
-}
-
-int
-loop_watch(struct watch *w, uint32_t events)
-{
-	struct epoll_event ev = { .events = events, .data.ptr = w };
-
-	return epoll_ctl(init.epfd, EPOLL_CTL_ADD, w->fd, &ev);
-}
-
-void
-loop_unwatch(struct watch *w)
-{
-	struct epoll_event ev = { 0 };
-
-	(void)epoll_ctl(init.epfd, EPOLL_CTL_DEL, w->fd, &ev);
-}
-
-static void
-setup_loop(void)
-{
-	init.epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (init.epfd < 0 || loop_watch(&init.signals, EPOLLIN) < 0)
-		fatal(1, "epoll");
 }
 
 /* Outside PID 1, orphans of the tree must still come to tend. */
@@ -349,6 +296,23 @@ raise_limit(int resource, long want, const char *key)
 		fatal(2, "%s=%ld: cannot raise the limit", key, want);
 }
 
+/*
+ * A stop signal that came while the configuration was read from a pipe
+ * or FIFO (a writer that never came): nothing has started, so tend ends
+ * at once, as a process killed by that signal would.
+ */
+static _Noreturn void
+stopped_while_loading(int fd)
+{
+	struct signalfd_siginfo si = { .ssi_signo = SIGTERM };
+	char name[SIG_NAME_MAX];
+
+	(void)read(fd, &si, sizeof(si));
+	fatalx(128 + (int)si.ssi_signo, "%s received while reading the "
+	    "configuration: nothing was started", sig_name((int)si.ssi_signo,
+	    name));
+}
+
 static void
 load_config(void)
 {
@@ -358,13 +322,28 @@ load_config(void)
 		.forward_group = init.opts.group,
 		.grace_ms = init.opts.grace_ms,
 	};
+	sigset_t stops;
 	int level;
 
+	/*
+	 * Its own signalfd: reading it takes only a stop signal, and every
+	 * other signal stays queued for the loop.
+	 */
+	sigemptyset(&stops);
+	sigaddset(&stops, SIGTERM);
+	sigaddset(&stops, SIGINT);
+	sigaddset(&stops, SIGQUIT);
+	req.stop_fd = signalfd(-1, &stops, SFD_CLOEXEC | SFD_NONBLOCK);
 	/* messages while loading follow -v; the file may change the level */
 	log_set_level((init.opts.check ? LOG_INFO : LOG_WARN) +
 	    init.opts.verbosity);
-	if (conf_load(&init.config, &req) > 0)
+	if (conf_load(&init.config, &req) > 0) {
+		if (init.config.interrupted)
+			stopped_while_loading(req.stop_fd);
 		exit(2);
+	}
+	if (req.stop_fd >= 0)
+		close(req.stop_fd);
 	if (init.opts.check) {
 		conf_print(&init.config);
 		exit(0);
@@ -373,7 +352,8 @@ load_config(void)
 	level = init.config.loglevel >= 0 ? init.config.loglevel :
 	    init.config.nprograms > (init.opts.command ? 1U : 0U) ?
 	    LOG_INFO : LOG_WARN;
-	log_set_level(level + init.opts.verbosity);
+	log_set_level(init.opts.log_level >= 0 ? init.opts.log_level :
+	    level + init.opts.verbosity);
 	raise_limit(RLIMIT_NOFILE, init.config.minfds, "minfds");
 	raise_limit(RLIMIT_NPROC, init.config.minprocs, "minprocs");
 }
@@ -419,27 +399,14 @@ exit_status(bool killed)
 static int
 loop(void)
 {
-	struct epoll_event events[LOOP_EVENTS];
 	bool killed = false;
 
 	for (;;) {
-		int i, n = epoll_wait(init.epfd, events, LOOP_EVENTS,
-		    timeout_ms());
-
-		if (n < 0 && errno != EINTR)
-			log_warn("epoll_wait");
-		for (i = 0; i < n; i++) {
-			struct watch *w = events[i].data.ptr;
-
-			w->ready(w, events[i].events);
-		}
-		prog_run_timers(loop_now());
-		output_run_timers(loop_now());
+		loop_once();
 		advance();
 		killed |= init.phase == PHASE_KILLING;
 		if (init.phase >= PHASE_DRAINING && !has_children() &&
-		    (!output_pending() || !init.budget ||
-		    loop_now() >= init.budget)) {
+		    (!output_pending() || init.budget_over)) {
 			output_finish();
 			write_termination_log();
 			return exit_status(killed);
@@ -472,7 +439,10 @@ main(int argc, char **argv)
 	cli_parse(argc, argv, &init.opts);
 	load_config();
 	become_reaper();
-	setup_loop();
+	loop_setup();
+	if (loop_watch(&init.signals, EPOLLIN) < 0)
+		fatal(1, "epoll");
+	init.budget.fire = budget_over;
 	output_setup(&init.config);
 	prog_setup(&init.config, &init.inherited_mask);
 	prog_start_all(loop_now());

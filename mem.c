@@ -5,6 +5,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -22,6 +24,14 @@ struct arena_chunk {
 	_Alignas(ALIGN) unsigned char data[];
 };
 
+static size_t mapped;		/* bytes of every arena's chunks */
+
+size_t
+arena_mapped(void)
+{
+	return mapped;
+}
+
 static struct arena_chunk *
 chunk_map(size_t need)
 {
@@ -36,6 +46,7 @@ chunk_map(size_t need)
 		return NULL;
 	c->size = size - sizeof(*c);
 	c->used = 0;
+	mapped += size;
 	return c;
 }
 
@@ -92,20 +103,54 @@ arena_release(struct arena *a)
 	while (a->chunks) {
 		struct arena_chunk *next = a->chunks->next;
 
+		mapped -= a->chunks->size + sizeof(*a->chunks);
 		munmap(a->chunks, a->chunks->size + sizeof(*a->chunks));
 		a->chunks = next;
 	}
 }
 
+/*
+ * One read; 0 at the end of the file. A file that is not regular is
+ * waited on first: a FIFO opened without blocking reads as ended until
+ * its writer comes, while poll waits for that writer.
+ */
+static ssize_t
+read_some(int fd, char *buf, size_t n, bool regular, int stop_fd)
+{
+	struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN },
+	    { .fd = stop_fd, .events = POLLIN } };
+
+	for (;;) {
+		ssize_t got;
+
+		if (!regular) {
+			if (poll(pfd, stop_fd >= 0 ? 2 : 1, -1) < 0) {
+				if (errno == EINTR)
+					continue;
+				return -1;
+			}
+			if (pfd[1].revents) {
+				errno = EINTR;
+				return -1;
+			}
+		}
+		got = read(fd, buf, n);
+		if (got >= 0 || (errno != EAGAIN && errno != EINTR))
+			return got;
+	}
+}
+
 char *
-arena_read_file(struct arena *a, const char *path, size_t *len)
+arena_read_file(struct arena *a, const char *path, size_t *len, int stop_fd)
 {
 	struct stat st;
 	char *buf = NULL;
 	size_t cap, used = 0;
+	bool regular;
 	int fd, saved;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	/* O_NONBLOCK: opening a FIFO must not wait for its writer */
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
 		return NULL;
 	if (fstat(fd, &st) < 0)
 		goto fail;
@@ -113,15 +158,18 @@ arena_read_file(struct arena *a, const char *path, size_t *len)
 		errno = EISDIR;
 		goto fail;
 	}
-	/* files in /proc report size 0: grow until EOF */
+	regular = S_ISREG(st.st_mode);
+	/* files in /proc and pipes report size 0: grow until EOF */
 	cap = st.st_size > 0 ? (size_t)st.st_size + 2 : 4096;
 	if (!(buf = arena_alloc(a, cap)))
 		goto nomem;
 	for (;;) {
 		ssize_t n;
 
-		if (cap - used < 2) {
-			char *bigger = arena_alloc(a, cap * 2);
+		/* the NUL and the spare byte always fit after the data */
+		if (cap - used <= 2) {
+			char *bigger = cap > SIZE_MAX / 2 ? NULL :
+			    arena_alloc(a, cap * 2);
 
 			if (!bigger)
 				goto nomem;
@@ -129,9 +177,9 @@ arena_read_file(struct arena *a, const char *path, size_t *len)
 			buf = bigger;
 			cap *= 2;
 		}
-		n = read(fd, buf + used, cap - used - 2);
+		n = read_some(fd, buf + used, cap - used - 2, regular, stop_fd);
 		if (n < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR && regular)
 				continue;
 			goto fail;
 		}
@@ -150,4 +198,80 @@ fail:
 	close(fd);
 	errno = saved;
 	return NULL;
+}
+
+/* ---- string maps ------------------------------------------------------- */
+
+struct strmap_slot {
+	const char *key;
+	size_t len;
+	void *value;
+};
+
+/* FNV-1a: short keys, no adversary worth a keyed hash at load time. */
+static size_t
+hash(const char *key, size_t len)
+{
+	size_t h = (size_t)14695981039346656037ULL;
+
+	while (len--)
+		h = (h ^ (unsigned char)*key++) * (size_t)1099511628211ULL;
+	return h;
+}
+
+static struct strmap_slot *
+slot_of(const struct strmap *m, const char *key, size_t len)
+{
+	size_t i = hash(key, len) & (m->cap - 1);
+
+	for (;; i = (i + 1) & (m->cap - 1)) {
+		struct strmap_slot *s = &m->slots[i];
+
+		if (!s->key || (s->len == len && memcmp(s->key, key, len) == 0))
+			return s;
+	}
+}
+
+void *
+strmap_get(const struct strmap *m, const char *key, size_t len)
+{
+	return m->cap ? slot_of(m, key, len)->value : NULL;
+}
+
+void
+strmap_clear(struct strmap *m)
+{
+	if (m->cap)
+		memset(m->slots, 0, m->cap * sizeof(*m->slots));
+	m->n = 0;
+}
+
+int
+strmap_put(struct strmap *m, const char *key, size_t len, void *value)
+{
+	struct strmap_slot *s;
+
+	if (2 * (m->n + 1) > m->cap) {
+		struct strmap bigger = { .arena = m->arena,
+		    .cap = m->cap ? 2 * m->cap : 16 };
+		size_t i;
+
+		if (!(bigger.slots = arena_alloc(m->arena, bigger.cap *
+		    sizeof(*bigger.slots))))
+			return -1;
+		for (i = 0; i < m->cap; i++)
+			if (m->slots[i].key)
+				*slot_of(&bigger, m->slots[i].key,
+				    m->slots[i].len) = m->slots[i];
+		bigger.n = m->n;
+		*m = bigger;
+	}
+	s = slot_of(m, key, len);
+	if (!s->key) {
+		s->key = key;
+		s->len = len;
+		m->n++;
+	}
+	s->value = value;
+	return 0;
 }

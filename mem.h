@@ -22,7 +22,31 @@ void arena_release(struct arena *a);
 /*
  * Reads a whole file into the arena, NUL-terminated, with one spare byte
  * after the NUL for parsers that write there. Returns NULL with errno set.
+ * A file that is not regular (a pipe, a FIFO, /dev/stdin) is read without
+ * blocking on it: while it has nothing to give, tend waits in poll on it
+ * and on stop_fd (a signalfd, or -1), and a readable stop_fd ends the
+ * read with EINTR.
  */
-char *arena_read_file(struct arena *a, const char *path, size_t *len);
+char *arena_read_file(struct arena *a, const char *path, size_t *len,
+    int stop_fd);
+
+/* Bytes mapped for arenas now: a reload must bring it back to its level. */
+size_t arena_mapped(void);
+
+/*
+ * A map from strings to pointers in an arena: open addressing, grown
+ * at half load, never shrunk; the keys are not copied.
+ */
+struct strmap {
+	struct arena *arena;
+	struct strmap_slot *slots;
+	size_t cap, n;
+};
+
+void *strmap_get(const struct strmap *m, const char *key, size_t len);
+/* Forgets every key, keeping the room. */
+void strmap_clear(struct strmap *m);
+/* Sets or replaces; -1 when memory is exhausted. */
+int strmap_put(struct strmap *m, const char *key, size_t len, void *value);
 
 #endif

@@ -98,7 +98,7 @@ struct stream {
 	int channel;
 	bool reading, eof;
 	bool held;			/* ended with output still to write */
-	long long flush_at;		/* a partial line is due; 0: none */
+	struct timer flush;		/* a partial line is due */
 	size_t off, len;		/* unprocessed: in[off, off + len) */
 	struct stream *next;
 	char in[OUTPUT_STREAM_BUF];
@@ -669,6 +669,17 @@ tail_add(struct source *s, int channel, const char *p, size_t len,
 static void
 stream_ready(struct watch *w, uint32_t events);
 
+/* A partial line waited OUTPUT_FLUSH_MS: out it goes, newline added. */
+static void
+stream_flush_due(struct timer *t)
+{
+	struct stream *st = container_of(t, struct stream, flush);
+	struct sink *k = st->src->sink[st->channel];
+
+	if (stream_process(st, true) && !k->blocked)
+		sink_flush(k);
+}
+
 static struct stream *
 stream_new(struct source *s, int channel)
 {
@@ -687,7 +698,7 @@ stream_new(struct source *s, int channel)
 	st->src = s;
 	st->channel = channel;
 	st->reading = st->eof = st->held = false;
-	st->flush_at = 0;
+	st->flush = (struct timer){ .fire = stream_flush_due };
 	st->off = st->len = 0;
 	st->next = NULL;
 	return st;
@@ -720,6 +731,7 @@ stream_free(struct stream *st)
 	struct stream **pp;
 
 	stream_pause(st);
+	timer_cancel(&st->flush);
 	if (st->watch.fd >= 0)
 		close(st->watch.fd);
 	st->watch.fd = -1;
@@ -783,12 +795,12 @@ stream_process(struct stream *st, bool force)
 		st->off = 0;
 	/* the delay counts from the first byte of the partial line left */
 	if (st->len == 0)
-		st->flush_at = 0;
-	else if (lines || !st->flush_at)
-		st->flush_at = loop_now() + OUTPUT_FLUSH_MS;
+		timer_cancel(&st->flush);
+	else if (lines || !timer_pending(&st->flush))
+		timer_set(&st->flush, loop_now() + OUTPUT_FLUSH_MS);
 	return true;
 full:
-	st->flush_at = 0;	/* the sink's unblocking takes over */
+	timer_cancel(&st->flush);	/* the sink's unblocking takes over */
 	return false;
 }
 
@@ -1099,48 +1111,24 @@ output_drain(const struct program *p)
 }
 
 void
-output_run_timers(long long now)
-{
-	struct stream *st, *next;
-
-	for (st = out.streams; st; st = next) {
-		struct sink *k = st->src->sink[st->channel];
-
-		next = st->next;
-		if (!st->flush_at || st->flush_at > now || k->blocked)
-			continue;
-		if (stream_process(st, true) && !k->blocked)
-			sink_flush(k);
-	}
-}
-
-long long
-output_next_deadline(void)
-{
-	const struct stream *st;
-	long long next = 0;
-
-	for (st = out.streams; st; st = st->next)
-		if (st->flush_at && !st->src->sink[st->channel]->blocked &&
-		    (!next || st->flush_at < next))
-			next = st->flush_at;
-	return next;
-}
-
-bool
 output_reopen(void)
 {
 	struct sink *k;
-	bool any = false;
+	int reopened = 0, failed = 0;
 
 	for (k = out.sinks; k; k = k->next) {
 		if (!k->path)
 			continue;
-		any = true;
-		if (sink_open(k, 0) < 0)
-			log_warn("%s: cannot reopen", k->path);
+		if (sink_open(k, 0) == 0) {
+			reopened++;
+			continue;
+		}
+		failed++;
+		log_warn("%s: cannot reopen", k->path);
 	}
-	return any;
+	if (reopened || failed)
+		log_info("SIGUSR2 received: %d log files reopened, %d could "
+		    "not be", reopened, failed);
 }
 
 bool

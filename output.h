@@ -41,12 +41,8 @@ void output_spawned(const struct program *p, struct child_stdio *io,
 /* Relays what an exited program left in its pipes, before its exit is logged. */
 void output_drain(const struct program *p);
 
-/* Partial lines that have waited long enough. */
-void output_run_timers(long long now);
-long long output_next_deadline(void);
-
-/* SIGUSR2: reopens every log file; false when tend writes none. */
-bool output_reopen(void);
+/* SIGUSR2: reopens every log file, and says how that went. */
+void output_reopen(void);
 
 /* Whether relayed output is still to be read or written. */
 bool output_pending(void);

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "fmt.h"
 #include "log.h"
+#include "loop.h"
 #include "mem.h"
 #include "output.h"
 #include "proc.h"
@@ -32,7 +33,7 @@ struct proc {
 	pid_t pgid;			/* the last process group, for -g */
 	int errfd;			/* the child's set-up report */
 	long long laststart;
-	long long deadline;		/* 0 when nothing is scheduled */
+	struct timer timer;		/* startsecs, backoff, stopwaitsecs */
 	int backoff;			/* consecutive failed starts */
 	int status;			/* the last exit, as an exit status */
 	char how[64];			/* the last exit, in words */
@@ -145,7 +146,7 @@ static void spawn(struct proc *p, long long now);
 static void
 give_up(struct proc *p)
 {
-	p->deadline = 0;
+	timer_cancel(&p->timer);
 	p->backoff = 0;
 	set_state(p, STATE_FATAL);
 	plog(p, LOG_INFO, "gave up: %s entered FATAL state, too many start "
@@ -163,7 +164,7 @@ enter_backoff(struct proc *p, long long now)
 	if (p->backoff > p->conf->startretries)
 		give_up(p);
 	else
-		p->deadline = now + 1000LL * p->backoff;
+		timer_set(&p->timer, now + 1000LL * p->backoff);
 }
 
 static void
@@ -171,32 +172,38 @@ spawn(struct proc *p, long long now)
 {
 	const struct program *c = p->conf;
 	struct child_stdio io;
+	const char *what = "fork";
 	pid_t pid = -1;
 
 	p->laststart = now;
-	p->deadline = 0;
+	timer_cancel(&p->timer);
 	set_state(p, STATE_STARTING);
-	if (output_prepare(c, &io) == 0) {
+	if (output_prepare(c, &io) < 0) {
+		what = "make the output pipes of";
+	} else {
 		pid = c->is_main ? proc_spawn(c->argv, c->envp, progs.mask, &io,
 		    &p->errfd) : proc_spawn_program(c, &io, &p->errfd);
 		output_spawned(c, &io, pid > 0);
+		/* fork itself never fails for lack of descriptors */
+		if (pid < 0 && (errno == EMFILE || errno == ENFILE))
+			what = "make the report pipe of";
 	}
 	if (pid < 0) {
-		plog(p, LOG_WARN, "spawnerr: cannot fork '%s': %s", c->name,
+		plog(p, LOG_WARN, "spawnerr: cannot %s '%s': %s", what, c->name,
 		    strerror(errno));
 		p->status = 1;
 		enter_backoff(p, now);
 		return;
 	}
 	p->pid = p->pgid = pid;
-	p->deadline = now + 1000LL * c->startsecs;
+	timer_set(&p->timer, now + 1000LL * c->startsecs);
 	plog(p, LOG_INFO, "spawned: '%s' with pid %d", c->name, (int)pid);
 }
 
 static void
 enter_running(struct proc *p)
 {
-	p->deadline = 0;
+	timer_cancel(&p->timer);
 	p->backoff = 0;
 	set_state(p, STATE_RUNNING);
 	plog(p, LOG_INFO, "success: %s entered RUNNING state, process has "
@@ -225,7 +232,7 @@ enter_exited(struct proc *p, bool expected, const char *how, long long now)
 		return;
 	}
 	if (now - p->laststart < MIN_RESTART_MS)
-		p->deadline = p->laststart + MIN_RESTART_MS;
+		timer_set(&p->timer, p->laststart + MIN_RESTART_MS);
 	else
 		spawn(p, now);
 }
@@ -295,7 +302,7 @@ on_exit(struct proc *p, int wstatus, long long now)
 
 	switch (p->state) {
 	case STATE_STOPPING:
-		p->deadline = 0;
+		timer_cancel(&p->timer);
 		set_state(p, STATE_STOPPED);
 		plog(p, expected ? LOG_INFO : LOG_WARN, "stopped: %s (%s)",
 		    c->name, how);
@@ -344,16 +351,18 @@ send_signal(struct proc *p, int sig, bool group)
 		return;		/* ESRCH: it has just exited, reaping follows */
 	plog(p, LOG_ERROR, "%s: cannot send %s: %s", p->conf->name,
 	    sig_name(sig, name), strerror(errno));
-	p->deadline = 0;
+	timer_cancel(&p->timer);
 	set_state(p, STATE_UNKNOWN);
 }
 
 static void
-on_deadline(struct proc *p, long long now)
+on_deadline(struct timer *t)
 {
+	struct proc *p = container_of(t, struct proc, timer);
 	const struct program *c = p->conf;
+	long long now = loop_now();
 
-	p->deadline = 0;
+	timer_cancel(&p->timer);
 	switch (p->state) {
 	case STATE_STARTING:
 		enter_running(p);
@@ -367,7 +376,7 @@ on_deadline(struct proc *p, long long now)
 		plog(p, LOG_WARN, "killing '%s' (%d) with SIGKILL", c->name,
 		    (int)p->pid);
 		/* repeated every stopwaitsecs until the process is reaped */
-		p->deadline = now + 1000LL * c->stopwaitsecs;
+		timer_set(&p->timer, now + 1000LL * c->stopwaitsecs);
 		send_signal(p, SIGKILL, c->killasgroup);
 		break;
 	default:
@@ -375,31 +384,6 @@ on_deadline(struct proc *p, long long now)
 		    state_names[p->state]);
 		break;
 	}
-}
-
-void
-prog_run_timers(long long now)
-{
-	size_t i;
-
-	for (i = 0; i < progs.n; i++)
-		if (progs.procs[i].deadline && progs.procs[i].deadline <= now)
-			on_deadline(&progs.procs[i], now);
-}
-
-long long
-prog_next_deadline(void)
-{
-	long long next = 0;
-	size_t i;
-
-	for (i = 0; i < progs.n; i++) {
-		long long d = progs.procs[i].deadline;
-
-		if (d && (!next || d < next))
-			next = d;
-	}
-	return next;
 }
 
 /* A stop request: STARTING and RUNNING get the signal, BACKOFF none. */
@@ -412,15 +396,15 @@ stop(struct proc *p, long long now)
 
 	switch (p->state) {
 	case STATE_BACKOFF:
-		p->deadline = 0;
+		timer_cancel(&p->timer);
 		set_state(p, STATE_STOPPED);
 		break;
 	case STATE_EXITED:
-		p->deadline = 0;	/* cancels a delayed restart */
+		timer_cancel(&p->timer);	/* cancels a delayed restart */
 		break;
 	case STATE_STARTING:
 	case STATE_RUNNING:
-		p->deadline = now + 1000LL * c->stopwaitsecs;
+		timer_set(&p->timer, now + 1000LL * c->stopwaitsecs);
 		set_state(p, STATE_STOPPING);
 		send_signal(p, sig, c->stopasgroup);
 		break;
@@ -443,6 +427,7 @@ prog_setup(const struct config *c, const sigset_t *inherited_mask)
 	for (i = 0; i < progs.n; i++) {
 		progs.procs[i].conf = &c->programs[i];
 		progs.procs[i].errfd = -1;
+		progs.procs[i].timer.fire = on_deadline;
 		progs.procs[i].status = -1;
 	}
 }
@@ -469,7 +454,7 @@ is_active(const struct proc *p)
 {
 	return p->state == STATE_STARTING || p->state == STATE_RUNNING ||
 	    p->state == STATE_STOPPING || p->state == STATE_BACKOFF ||
-	    (p->state == STATE_EXITED && p->deadline);
+	    (p->state == STATE_EXITED && timer_pending(&p->timer));
 }
 
 /* Stop order: higher (group priority, priority) first. */

@@ -30,12 +30,6 @@ void prog_start_all(long long now);
 /* A reaped pid: true if it was a program's, whose state then moves. */
 bool prog_reaped(pid_t pid, int wstatus, long long now);
 
-/* Moves every program whose deadline has come. */
-void prog_run_timers(long long now);
-
-/* The earliest deadline of any program, or 0 when none is pending. */
-long long prog_next_deadline(void);
-
 /*
  * The status to exit with when a critical program has ended for good
  * (FATAL, or exited without a restart), or -1. Reported once.

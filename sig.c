@@ -1,12 +1,16 @@
 /*
  * sig.c: the signal name table and tend's signal policy in one place.
  *
- * Policy: every signal is blocked and read from a signalfd, except the
- * synchronous faults (a fault in tend must kill tend with a core, not be
- * queued forever). Job control signals sent to tend (TSTP, TTIN, TTOU)
- * are forwarded like any other: tend itself never stops, since a stopped
- * PID 1 would stop reaping; the terminal's own Ctrl-C and Ctrl-Z go
- * straight to the command, whose process group tend makes the foreground.
+ * Policy: every signal is blocked and read from a signalfd, the fault
+ * signals too. A real fault in tend (SIGSEGV from a bad access, SIGABRT
+ * from abort) is forced by the kernel through the mask and kills tend
+ * with a core as before; what arrives on the signalfd was sent by
+ * another process with kill or sigqueue, is not a fault of tend's, and
+ * is forwarded like any other signal. Job control signals sent to tend
+ * (TSTP, TTIN, TTOU) are forwarded too: tend itself never stops, since a
+ * stopped PID 1 would stop reaping; the terminal's own Ctrl-C and Ctrl-Z
+ * go straight to the command, whose process group tend makes the
+ * foreground.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -37,11 +41,6 @@ static const struct {
 	{ "VTALRM", SIGVTALRM }, { "PROF", SIGPROF },	{ "WINCH", SIGWINCH },
 	{ "IO", SIGIO },	{ "POLL", SIGPOLL },	{ "PWR", SIGPWR },
 	{ "SYS", SIGSYS },
-};
-
-/* Faults arrive synchronously from tend's own execution; never blocked. */
-static const int fault_signals[] = {
-	SIGFPE, SIGILL, SIGSEGV, SIGBUS, SIGABRT, SIGTRAP, SIGSYS,
 };
 
 static int
@@ -146,14 +145,11 @@ sig_setmask(const sigset_t *set, sigset_t *old)
 void
 sig_handled_set(sigset_t *set)
 {
-	size_t i;
 	int sig;
 
 	sigfillset(set);
 	for (sig = 32; sig < SIGRTMIN; sig++)
 		add_reserved(set, sig);
-	for (i = 0; i < sizeof(fault_signals) / sizeof(fault_signals[0]); i++)
-		sigdelset(set, fault_signals[i]);
 }
 
 int

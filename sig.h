@@ -16,7 +16,7 @@ int sig_parse(const char *s);
 #define SIG_NAME_MAX 16
 const char *sig_name(int sig, char buf[SIG_NAME_MAX]);
 
-/* Every signal tend handles through its signalfd (all but the faults). */
+/* Every signal tend handles through its signalfd: all it can block. */
 void sig_handled_set(sigset_t *set);
 
 /*

@@ -57,7 +57,7 @@ scan_file(struct arena *a, const char *path, int nfields,
     bool (*match)(char **fields, void *data), void *data)
 {
 	size_t len;
-	char *text = arena_read_file(a, path, &len), *line, *next;
+	char *text = arena_read_file(a, path, &len, -1), *line, *next;
 
 	if (!text)
 		return -1;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "config.h"
 #include "fmt.h"
 #include "sig.h"
 #include "values.h"
@@ -376,6 +377,10 @@ val_split_command(struct arena *a, const char *s, char ***argv,
 		*err = "the command is empty";
 		return -1;
 	}
+	if (!*args[0]) {
+		*err = "the program to run is an empty string";
+		return -1;
+	}
 	if (!(out = arena_alloc(a, (argc + 1) * sizeof(*out))))
 		goto nomem;
 	for (i = 0; i < argc; i++)
@@ -510,14 +515,15 @@ struct format_spec {
 	char conversion;	/* 's' or 'd' */
 };
 
+/* A width or precision; past EXPAND_WIDTH_MAX it reads as -1. */
 static long
 read_digits(const char **sp)
 {
 	long v = 0;
 
 	for (; isdigit((unsigned char)**sp); (*sp)++)
-		if (v < 100000)
-			v = v * 10 + (**sp - '0');
+		if (v >= 0 && (v = v * 10 + (**sp - '0')) > EXPAND_WIDTH_MAX)
+			v = -1;
 	return v;
 }
 
@@ -539,11 +545,13 @@ read_spec(const char **sp, struct format_spec *spec)
 		else if (*s != '#')
 			break;
 	}
-	spec->width = read_digits(&s);
+	if ((spec->width = read_digits(&s)) < 0)
+		return -2;
 	spec->precision = -1;
 	if (*s == '.') {
 		s++;
-		spec->precision = read_digits(&s);
+		if ((spec->precision = read_digits(&s)) < 0)
+			return -2;
 	}
 	if (!*s || !strchr("sdir", *s))
 		return -1;
@@ -651,12 +659,14 @@ val_expand(struct arena *a, const char *s, const struct expand_ctx *ctx,
 	struct strbuf b = { .arena = a };
 
 	*err = errbuf;
-	for (; *s; s++) {
+	/* past the bound the value is refused: no need to build more */
+	for (; *s && b.len <= ctx->max_len; s++) {
 		struct format_spec spec;
 		const char *close, *str = NULL;
 		char name[256];
 		long num = 0;
 		bool is_number;
+		int rc;
 
 		if (*s != '%') {
 			sb_addc(&b, *s);
@@ -679,7 +689,12 @@ val_expand(struct arena *a, const char *s, const struct expand_ctx *ctx,
 		memcpy(name, s + 2, (size_t)(close - s - 2));
 		name[close - s - 2] = '\0';
 		s = close + 1;
-		if (read_spec(&s, &spec) < 0) {
+		if ((rc = read_spec(&s, &spec)) == -2) {
+			fmt_snprintf(errbuf, errlen, "a width or precision above "
+			    "%d in %%(%s)", EXPAND_WIDTH_MAX, name);
+			return -1;
+		}
+		if (rc < 0) {
 			fmt_snprintf(errbuf, errlen, "incomplete format after "
 			    "'%%(%s)' (expected %%(%s)s or %%(%s)d)", name, name,
 			    name);
@@ -704,6 +719,11 @@ val_expand(struct arena *a, const char *s, const struct expand_ctx *ctx,
 			    name, spec.conversion);
 			return -1;
 		}
+	}
+	if (b.len > ctx->max_len) {
+		fmt_snprintf(errbuf, errlen, "the expanded value would be %zu "
+		    "bytes, more than %zu", b.len, ctx->max_len);
+		return -1;
 	}
 	if (!(*out = sb_finish(&b))) {
 		*err = no_memory;

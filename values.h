@@ -64,6 +64,7 @@ struct expand_ctx {
 	const char *here;
 	int process_num;		/* -1 where not available */
 	int numprocs;
+	size_t max_len;			/* the longest value it may give */
 	/* ENV_X lookups; NULL when X is not set */
 	const char *(*lookup_env)(void *data, const char *name);
 	void *env_data;

@@ -2,6 +2,7 @@
 reaping, signal forwarding, signal state of the command, parent death,
 and the graceful shutdown of the whole process tree."""
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -113,16 +114,40 @@ def test_libc_reserved_signals_are_forwarded_not_fatal_to_tend(tend, mode, sig,
     assert t.wait() in (128 + sig, 128 + signal.SIGTERM), log.read_text()
 
 
-def test_fault_signals_are_not_forwarded(tend, tmp_path):
-    # As PID 1 the kernel drops default-action signals sent to tend.
-    t, out = start_signal_printer(tend, "pid1", tmp_path)
-    for sig in (signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL,
-                signal.SIGABRT, signal.SIGTRAP, signal.SIGSYS):
+FAULTS = (signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL,
+          signal.SIGABRT, signal.SIGTRAP, signal.SIGSYS)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_fault_signals_sent_with_kill_are_forwarded(tend, mode, tmp_path):
+    # Sent by another process, a fault signal is not a fault of tend's:
+    # tend forwards it (as dumb-init does) and, not PID 1, does not die
+    # of it and orphan its tree.
+    t, out = start_signal_printer(tend, mode, tmp_path)
+    for sig in FAULTS:
         t.kill(sig)
-    t.kill(signal.SIGUSR1)   # a marker that arrives after all of them
-    wait_until(lambda: "10" in read_lines(out), what="the marker")
-    assert read_lines(out) == ["ready", "10"]
+        wait_until(lambda: str(int(sig)) in read_lines(out),
+                   what=f"signal {int(sig)} to arrive")
+    assert read_lines(out) == ["ready", *(str(int(s)) for s in FAULTS)]
     assert alive(t.pid)
+
+
+@pytest.mark.skipif(shutil.which("gdb") is None, reason="needs gdb")
+def test_a_real_fault_still_ends_tend(tend, tmp_path):
+    # A jump to address 0 inside tend: the kernel forces SIGSEGV through
+    # the mask, and tend dies of it as any faulting program does.
+    t, out = start_signal_printer(tend, "child", tmp_path)
+    orphans = t.descendants()
+    try:
+        r = subprocess.run(["gdb", "-p", str(t.pid), "-batch", "-nx",
+                            "-ex", "set $pc = 0", "-ex", "detach"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert t.proc.wait(timeout=30) == -signal.SIGSEGV
+        assert str(int(signal.SIGSEGV)) not in read_lines(out)
+    finally:
+        for pid in orphans:
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_signals_tend_raises_itself_are_not_forwarded(tend, tmp_path):

@@ -1102,8 +1102,10 @@ def test_no_config_and_no_command_is_an_error(tmp_path):
     assert r.returncode == 2
     lines = r.stderr.splitlines()
     assert len(lines) == 1, r.stderr
-    assert lines[0].startswith("tend: no command given and no configuration "
-                               "file found")
+    # no search happened: the message says why, and claims none
+    assert lines[0].startswith("tend: no command given, and TEND_CONFIG is "
+                               "empty"), r.stderr
+    assert "tried" not in lines[0]
 
 
 def test_every_error_of_a_file_is_reported(tmp_path):
