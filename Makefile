@@ -26,9 +26,11 @@ TEND_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -ffunction-sections \
 TEND_LDFLAGS := -Wl,--gc-sections -Wl,-z,noseparate-code -Wl,-z,norelro \
                 -Wl,--build-id=none
 
-SRCS := init.c loop.c cli.c conf.c fmt.c log.c mem.c output.c proc.c prog.c sig.c users.c values.c
+SRCS := init.c loop.c cli.c conf.c keys.c fmt.c log.c mem.c output.c proc.c \
+        prog.c ready.c sig.c users.c values.c buf.c http.c api.c xmlrpc.c \
+        web.c ctl.c
 OBJS := $(SRCS:.c=.o)
-HDRS := $(wildcard *.h)
+HDRS := $(filter-out page.h,$(wildcard *.h))
 
 .PHONY: all clean install test demo bench
 
@@ -40,11 +42,17 @@ tend: $(OBJS)
 %.o: %.c $(HDRS)
 	$(CC) $(TEND_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
+# The status page, one C string with its style and script inline.
+page.h: web/page.html web/page.css web/page.js tools/embed.sh
+	sh tools/embed.sh web > $@.tmp && mv $@.tmp $@
+
+web.o: page.h
+
 install: tend
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 tend $(DESTDIR)$(PREFIX)/bin/tend
 
-UNIT_OBJS := conf.o loop.o fmt.o log.o mem.o proc.o sig.o users.o values.o
+UNIT_OBJS := conf.o keys.o loop.o fmt.o log.o mem.o proc.o sig.o users.o values.o
 
 tests/unit/unit: tests/unit/unit.c $(UNIT_OBJS) $(HDRS)
 	$(CC) $(TEND_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
@@ -67,4 +75,4 @@ bench:
 	/usr/bin/python3 bench/bench.py
 
 clean:
-	rm -f tend $(OBJS) tests/unit/unit
+	rm -f tend $(OBJS) page.h tests/unit/unit

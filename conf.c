@@ -1,8 +1,10 @@
 /*
- * conf.c: the runtime configuration. Reads supervisord's INI files
- * (ini.h) into sections, applies [include], [DEFAULT] and the TEND_*
- * environment overrides, then builds the programs from one table of keys
- * that drives parsing, defaults, validation, overrides and --check.
+ * conf.c: loading the runtime configuration. Reads supervisord's INI
+ * files (ini.h) into sections, applies [include], [DEFAULT] and the
+ * TEND_* environment overrides, then builds the programs, key by key,
+ * from the schema of keys.c, and checks what spans programs: groups,
+ * unique names, dependencies. Each load is a new arena, so that a
+ * reload builds beside the running configuration.
  *
  * Every problem is reported as "tend: FILE:LINE: message" (or
  * "tend: $VARIABLE: message" for an override) and counted; the caller
@@ -28,6 +30,7 @@
 #include "conf.h"
 #include "config.h"
 #include "fmt.h"
+#include "keys.h"
 #include "log.h"
 #include "sig.h"
 
@@ -63,8 +66,7 @@ struct loader {
 	int stop_fd;			/* a read waits on it: see conf_request */
 	const char *file;		/* the file being parsed */
 	int errors;
-	struct env_pair *global_env;	/* [supervisord] environment */
-	int nglobal_env;
+	const char *notify_socket;	/* NOTIFY_SOCKET's value */
 	const struct program *program;	/* while one is built: its env */
 	char host[65];
 };
@@ -73,15 +75,37 @@ struct loader {
 
 static void conf_error(struct loader *l, const char *file, int line,
     const char *fmt, ...) PRINTF(4, 5);
-static void conf_warn(const char *file, int line, const char *fmt, ...)
-    PRINTF(3, 4);
+static void conf_warn(struct loader *l, const char *file, int line,
+    const char *fmt, ...) PRINTF(4, 5);
+
+/* An error is also kept, one line each, for a client that asked a reload. */
+static void
+keep_error(struct config *c, const char *file, int line, const char *msg)
+{
+	size_t room = sizeof(c->report) - c->report_len;
+	int n;
+
+	if (line > 0)
+		n = fmt_snprintf(c->report + c->report_len, room, "%s:%d: %s\n",
+		    file, line, msg);
+	else
+		n = fmt_snprintf(c->report + c->report_len, room, "%s%s%s\n",
+		    file ? file : "", file ? ": " : "", msg);
+	if (n > 0 && (size_t)n < room)
+		c->report_len += (size_t)n;
+	else
+		c->report[c->report_len] = '\0';	/* the lines that fit */
+}
 
 static void
-vreport(int warn, const char *file, int line, const char *fmt, va_list ap)
+vreport(struct loader *l, int warn, const char *file, int line,
+    const char *fmt, va_list ap)
 {
 	char msg[LOG_LINE_MAX - 64];
 
 	fmt_vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (!warn)
+		keep_error(l->config, file, line, msg);
 	if (warn && line > 0)
 		log_warnx("%s:%d: %s", file, line, msg);
 	else if (warn)
@@ -100,18 +124,18 @@ conf_error(struct loader *l, const char *file, int line, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vreport(0, file, line, fmt, ap);
+	vreport(l, 0, file, line, fmt, ap);
 	va_end(ap);
 	l->errors++;
 }
 
 static void
-conf_warn(const char *file, int line, const char *fmt, ...)
+conf_warn(struct loader *l, const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vreport(1, file, line, fmt, ap);
+	vreport(l, 1, file, line, fmt, ap);
 	va_end(ap);
 }
 
@@ -489,7 +513,7 @@ read_includes(struct loader *l, const char *main_file)
 		if (glob_walk(l->arena, "", pattern + 1, &found) < 0)
 			return out_of_memory(l);
 		if (found.n == 0)
-			conf_warn(files->file, files->line, "[include] files: "
+			conf_warn(l, files->file, files->line, "[include] files: "
 			    "'%s' matches no file", glob);
 		sort_paths(found.paths, found.n);
 		/* an [include] in an included file merges but is not read */
@@ -523,7 +547,7 @@ lookup_env(void *data, const char *name)
 		v = env_from_pairs(l->program->env_pairs, l->program->nenv,
 		    name);
 	if (!v)
-		v = env_from_pairs(l->global_env, l->nglobal_env, name);
+		v = env_from_pairs(l->config->global_env, l->config->nglobal_env, name);
 	return v ? v : getenv(name);
 }
 
@@ -571,232 +595,6 @@ expand_value(struct loader *l, const struct raw_entry *e, const char *program,
 	else
 		conf_error(l, e->file, e->line, "%s: %s", e->key, err);
 	return -1;
-}
-
-/* ---- the [program:x] keys ----------------------------------------------- */
-
-enum key_type {
-	K_STRING, K_COMMAND, K_NAME, K_BOOL, K_INT, K_BYTES, K_SIGNAL,
-	K_EXITCODES, K_OCTAL, K_AUTORESTART, K_USER, K_ENVIRONMENT,
-	K_LOGFILE, K_LOGFORMAT, K_UNSUPPORTED,
-};
-
-enum key_flags {
-	PER_PROCESS = 1,	/* may use %(process_num)d and %(numprocs)d */
-	SECRET = 2,		/* --check masks the values */
-};
-
-/* Packed: the table is the largest piece of data in the binary. */
-struct key_def {
-	const char *name;
-	const char *dflt;		/* parsed like a file value; NULL: none */
-	int min, max;
-	unsigned short offset;
-	unsigned char type;		/* enum key_type */
-	unsigned char flags;
-};
-
-#define AT(field) offsetof(struct program, field)
-#define OUT(field) (offsetof(struct program, out) + \
-    offsetof(struct log_target, field))
-#define ERR(field) (offsetof(struct program, err) + \
-    offsetof(struct log_target, field))
-
-/*
- * environment comes first: later keys may use the program's own
- * variables as %(ENV_X)s, as in supervisord.
- */
-static const struct key_def program_keys[] = {
-	{ "environment", NULL, 0, 0, AT(environment), K_ENVIRONMENT,
-	    PER_PROCESS | SECRET },
-	{ "command", NULL, 0, 0, AT(command), K_COMMAND, PER_PROCESS },
-	{ "process_name", "%(program_name)s", 0, 0, AT(name), K_NAME,
-	    PER_PROCESS },
-	{ "numprocs", "1", 0, 1000, AT(numprocs), K_INT, 0 },
-	{ "numprocs_start", "0", 0, 1000000, AT(numprocs_start), K_INT, 0 },
-	{ "priority", "999", INT_MIN, INT_MAX, AT(priority), K_INT, 0 },
-	{ "autostart", "true", 0, 0, AT(autostart), K_BOOL, 0 },
-	{ "startsecs", "1", 0, 86400 * 365, AT(startsecs), K_INT, 0 },
-	{ "startretries", "3", 0, 1000000, AT(startretries), K_INT, 0 },
-	{ "autorestart", "unexpected", 0, 0, AT(autorestart), K_AUTORESTART,
-	    0 },
-	{ "exitcodes", "0", 0, 0, AT(exitcodes), K_EXITCODES, 0 },
-	{ "stopsignal", "TERM", 0, 0, AT(stopsignal), K_SIGNAL, 0 },
-	{ "stopwaitsecs", "10", 0, 86400 * 365, AT(stopwaitsecs), K_INT, 0 },
-	{ "stopasgroup", "false", 0, 0, AT(stopasgroup), K_BOOL, 0 },
-	{ "killasgroup", NULL, 0, 0, AT(killasgroup), K_BOOL, 0 },
-	{ "user", NULL, 0, 0, AT(user_spec), K_USER, 0 },
-	{ "directory", NULL, 0, 0, AT(directory), K_STRING, PER_PROCESS },
-	{ "umask", NULL, 0, 0, AT(umask_text), K_OCTAL, 0 },
-	{ "redirect_stderr", "false", 0, 0, AT(redirect_stderr), K_BOOL, 0 },
-	{ "stdout_logfile", "AUTO", 0, 0, OUT(path), K_LOGFILE, PER_PROCESS },
-	{ "stdout_logfile_maxbytes", "50MB", 0, 0, OUT(maxbytes), K_BYTES,
-	    PER_PROCESS },
-	{ "stdout_logfile_backups", "10", 0, 1000, OUT(backups), K_INT,
-	    PER_PROCESS },
-	{ "stderr_logfile", "AUTO", 0, 0, ERR(path), K_LOGFILE, PER_PROCESS },
-	{ "stderr_logfile_maxbytes", "50MB", 0, 0, ERR(maxbytes), K_BYTES,
-	    PER_PROCESS },
-	{ "stderr_logfile_backups", "10", 0, 1000, ERR(backups), K_INT,
-	    PER_PROCESS },
-	/* no default here: the [tend] value is the default */
-	{ "log_prefix", NULL, 0, 0, AT(format.prefix), K_BOOL, 0 },
-	{ "log_timestamp", NULL, 0, 0, AT(format.timestamp), K_BOOL, 0 },
-	{ "log_format", NULL, 0, 0, AT(format.json), K_LOGFORMAT, 0 },
-	{ "critical", "false", 0, 0, AT(critical), K_BOOL, 0 },
-	/* accepted for compatibility, with a warning */
-	{ "stdout_capture_maxbytes", NULL, 0, 0, 0, K_UNSUPPORTED, 0 },
-	{ "stdout_events_enabled", NULL, 0, 0, 0, K_UNSUPPORTED, 0 },
-	{ "stdout_syslog", NULL, 0, 0, 0, K_UNSUPPORTED, 0 },
-	{ "stderr_capture_maxbytes", NULL, 0, 0, 0, K_UNSUPPORTED, 0 },
-	{ "stderr_events_enabled", NULL, 0, 0, 0, K_UNSUPPORTED, 0 },
-	{ "stderr_syslog", NULL, 0, 0, 0, K_UNSUPPORTED, 0 },
-	{ "serverurl", NULL, 0, 0, 0, K_UNSUPPORTED, 0 },
-};
-
-#define NKEYS (sizeof(program_keys) / sizeof(program_keys[0]))
-
-static const struct key_def *
-find_key(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < NKEYS; i++)
-		if (strcmp(program_keys[i].name, name) == 0)
-			return &program_keys[i];
-	return NULL;
-}
-
-/* supervisord's process_or_group_name: no blanks, ':' or '/'. */
-static bool
-valid_name(const char *s)
-{
-	return *s && !strpbrk(s, " \t\n:/");
-}
-
-static int
-parse_logfile(struct loader *l, const struct raw_entry *e, const char *v,
-    struct log_target *t)
-{
-	static const struct { const char *path; int fd; } own[] = {
-		{ "/dev/stdout", 1 }, { "/proc/self/fd/1", 1 },
-		{ "/dev/stderr", 2 }, { "/proc/self/fd/2", 2 },
-	};
-	struct stat st;
-	const char *dir;
-	size_t i;
-
-	t->path = v;
-	t->kind = LOG_INHERIT;
-	t->fd = t == &l->program->err ? 2 : 1;	/* AUTO: the same stream */
-	if (strcasecmp(v, "AUTO") == 0 || *v == '\0')
-		return 0;
-	if (strcasecmp(v, "NONE") == 0 || strcasecmp(v, "OFF") == 0) {
-		t->kind = LOG_DISCARD;
-		return 0;
-	}
-	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
-		if (strcmp(v, own[i].path) == 0) {
-			t->fd = own[i].fd;
-			return 0;
-		}
-	}
-	if (strcasecmp(v, "syslog") == 0) {
-		conf_warn(e->file, e->line, "%s: syslog is not supported, "
-		    "output goes to tend's own streams", e->key);
-		return 0;
-	}
-	t->kind = LOG_FILE;
-	dir = dir_of(l->arena, v);
-	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		conf_error(l, e->file, e->line, "%s: the directory %s does not "
-		    "exist (expected a path in an existing directory, AUTO or "
-		    "NONE)", e->key, dir);
-		return -1;
-	}
-	return 0;
-}
-
-/* Parses one value (already expanded) into the program, by type. */
-static int
-parse_key(struct loader *l, struct program *p, const struct key_def *k,
-    const struct raw_entry *e, const char *v)
-{
-	char *field = (char *)p + k->offset;
-	const char *err = NULL;
-	long n;
-	int sig, rc = 0;
-
-	switch (k->type) {
-	case K_STRING:
-		*(const char **)field = v;
-		break;
-	case K_NAME:
-		*(const char **)field = v;
-		if (!valid_name(v))
-			err = "expected a name without blanks, ':' or '/'";
-		break;
-	case K_COMMAND:
-		*(const char **)field = v;
-		rc = val_split_command(l->arena, v, &p->argv, &err);
-		break;
-	case K_BOOL:
-		rc = val_bool(v, (bool *)field, &err);
-		break;
-	case K_INT:
-		if ((rc = val_int(v, k->min, k->max, &n, &err)) == 0)
-			*(long *)field = n;
-		break;
-	case K_BYTES:
-		rc = val_bytes(v, (long long *)field, &err);
-		break;
-	case K_SIGNAL:
-		if ((rc = val_signal(v, &sig, &err)) == 0)
-			*(int *)field = sig;
-		break;
-	case K_EXITCODES:
-		rc = val_exitcodes(v, (unsigned char *)field, &err);
-		break;
-	case K_OCTAL:
-		*(const char **)field = v;
-		rc = val_octal(v, &p->umask, &err);
-		break;
-	case K_AUTORESTART:
-		rc = val_autorestart(v, (enum autorestart *)field, &err);
-		break;
-	case K_USER:
-		*(const char **)field = v;
-		rc = user_lookup(l->arena, v, &p->user, &err);
-		break;
-	case K_ENVIRONMENT:
-		*(const char **)field = v;
-		if ((p->nenv = val_environment(l->arena, v, &p->env_pairs,
-		    &err)) < 0) {
-			p->nenv = 0;
-			rc = -1;
-		}
-		break;
-	case K_LOGFORMAT:
-		rc = val_log_format(v, (bool *)field, &err);
-		break;
-	case K_LOGFILE:
-		return parse_logfile(l, e, v,
-		    (struct log_target *)(field - offsetof(struct log_target,
-		    path)));
-	case K_UNSUPPORTED:
-		conf_warn(e->file, e->line, "%s is not supported by tend, "
-		    "ignored", k->name);
-		break;
-	}
-	if (rc < 0 || err) {
-		if (k->flags & SECRET)
-			conf_error(l, e->file, e->line, "%s: %s", k->name, err);
-		else
-			conf_error(l, e->file, e->line, "%s: %s, got '%s'",
-			    k->name, err, v);
-		return -1;
-	}
-	return 0;
 }
 
 /* ---- building programs ---------------------------------------------------- */
@@ -858,16 +656,19 @@ inherited_envp(struct loader *l)
 static char **
 build_envp(struct loader *l, const struct program *p)
 {
-	size_t n = 0, max = 8 + (size_t)l->nglobal_env + (size_t)p->nenv, i;
+	size_t n = 0, max = 8 + (size_t)l->config->nglobal_env + (size_t)p->nenv, i;
 	char **envp, **e;
 	struct env_pair extra[3] = {
 		{ "SUPERVISOR_ENABLED", "1" },
 		{ "SUPERVISOR_PROCESS_NAME", p->name },
 		{ "SUPERVISOR_GROUP_NAME", p->group },
 	};
-	const struct env_pair *layers[3] = { extra, l->global_env,
-	    p->env_pairs };
-	int counts[3] = { 3, l->nglobal_env, p->nenv }, layer, j;
+	/* tend's socket, only for the programs that speak the protocol */
+	struct env_pair notify = { "NOTIFY_SOCKET", l->notify_socket };
+	const struct env_pair *layers[4] = { extra, l->config->global_env,
+	    p->env_pairs, &notify };
+	int counts[4] = { 3, l->config->nglobal_env, p->nenv,
+	    p->ready == READY_NOTIFY && l->notify_socket }, layer, j;
 
 	struct strmap *slot_of = &l->env_slots;	/* key -> its slot + 1 */
 
@@ -884,7 +685,7 @@ build_envp(struct loader *l, const struct program *p)
 			return NULL;
 		envp[n++] = *e;
 	}
-	for (layer = 0; layer < 3; layer++) {
+	for (layer = 0; layer < 4; layer++) {
 		for (j = 0; j < counts[layer]; j++) {
 			const struct env_pair *kv = &layers[layer][j];
 			size_t klen = strlen(kv->key);
@@ -916,6 +717,24 @@ enum read_mode {
 	READ_OTHER,
 };
 
+/* One expanded value into p; a problem is reported with its place. */
+static void
+parse_value(struct loader *l, struct program *p, const struct key_def *k,
+    const struct raw_entry *e, const char *v)
+{
+	const char *err = NULL, *warn = NULL;
+
+	if (key_parse(l->arena, p, k, v, &err, &warn) < 0) {
+		if (k->flags & SECRET)
+			conf_error(l, e->file, e->line, "%s: %s", k->name, err);
+		else
+			conf_error(l, e->file, e->line, "%s: %s, got '%s'",
+			    k->name, err, v);
+	}
+	if (warn)
+		conf_warn(l, e->file, e->line, "%s: %s", k->name, warn);
+}
+
 /* Reads every key of one process of section s; returns errors found. */
 static int
 read_process(struct loader *l, const struct raw_section *s, struct program *p,
@@ -925,7 +744,7 @@ read_process(struct loader *l, const struct raw_section *s, struct program *p,
 	size_t i;
 
 	l->program = p;
-	for (i = 0; i < NKEYS; i++) {
+	for (i = 0; i < nprogram_keys; i++) {
 		const struct key_def *k = &program_keys[i];
 		const struct raw_entry *e = raw_get(l, s, k->name);
 		struct raw_entry dflt;
@@ -946,7 +765,7 @@ read_process(struct loader *l, const struct raw_section *s, struct program *p,
 		if (expand_value(l, e, program, p->group, (k->flags &
 		    PER_PROCESS) ? process_num : -1, (int)p->numprocs, &v) < 0)
 			continue;
-		(void)parse_key(l, p, k, e, v);
+		parse_value(l, p, k, e, v);
 	}
 	l->program = NULL;
 	return l->errors - errors;
@@ -959,8 +778,8 @@ warn_unknown_keys(struct loader *l, const struct raw_section *s)
 
 	(void)l;
 	for (e = s->entries; e; e = e->next)
-		if (!find_key(e->key))
-			conf_warn(e->file, e->line, "[%s]: unknown key '%s', "
+		if (!key_find(e->key))
+			conf_warn(l, e->file, e->line, "[%s]: unknown key '%s', "
 			    "ignored", s->name, e->key);
 }
 
@@ -1058,7 +877,7 @@ build_program(struct loader *l, const struct raw_section *s,
 	long gprio = 999, i;
 	const char *err;
 
-	if (!valid_name(program)) {
+	if (!key_valid_name(program)) {
 		conf_error(l, s->file, s->line, "[%s]: a program name has no "
 		    "blanks, ':' or '/'", s->name);
 		return;
@@ -1086,6 +905,7 @@ build_program(struct loader *l, const struct raw_section *s,
 		if (!p)
 			return out_of_memory(l);
 		p->group = group;
+		p->program = program;
 		p->file = s->file;
 		p->line = s->line;
 		p->numprocs = probe.numprocs;
@@ -1108,7 +928,7 @@ build_program(struct loader *l, const struct raw_section *s,
 			conf_error(l, s->file, s->line, "[%s]: stopasgroup=true "
 			    "needs killasgroup=true", s->name);
 		if (p->redirect_stderr && p->err.kind == LOG_FILE)
-			conf_warn(s->file, s->line, "[%s]: redirect_stderr=true "
+			conf_warn(l, s->file, s->line, "[%s]: redirect_stderr=true "
 			    "ignores stderr_logfile", s->name);
 		if (p->user_spec && geteuid() != 0 && p->user.uid != geteuid())
 			conf_error(l, s->file, s->line, "[%s]: user=%s needs tend "
@@ -1120,36 +940,6 @@ build_program(struct loader *l, const struct raw_section *s,
 
 /* ---- environment overrides ------------------------------------------------ */
 
-/* "node-hook" -> "NODE_HOOK": upper case, other characters as '_'. */
-static char *
-env_name(struct arena *a, const char *s)
-{
-	char *out = arena_strdup(a, s), *p;
-
-	for (p = out; p && *p; p++) {
-		if (*p >= 'a' && *p <= 'z')
-			*p = (char)(*p - 'a' + 'A');
-		else if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
-			*p = '_';
-	}
-	return out;
-}
-
-/* The key whose env name is exactly s, or NULL. */
-static const struct key_def *
-key_by_env_name(struct arena *a, const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < NKEYS; i++) {
-		char *n = env_name(a, program_keys[i].name);
-
-		if (n && strcmp(n, s) == 0)
-			return &program_keys[i];
-	}
-	return NULL;
-}
-
 /* A program defined by env alone: its name is the NAME part, lower-cased. */
 static char *
 program_from_env(struct arena *a, const char *rest, const struct key_def **key)
@@ -1157,7 +947,7 @@ program_from_env(struct arena *a, const char *rest, const struct key_def **key)
 	const char *p;
 
 	for (p = rest; (p = strchr(p, '_')) != NULL; p++) {
-		const struct key_def *k = key_by_env_name(a, p + 1);
+		const struct key_def *k = key_by_env_name(p + 1, strlen(p + 1));
 
 		if (k && p > rest) {
 			char *name = arena_strndup(a, rest, (size_t)(p - rest)), *c;
@@ -1182,15 +972,11 @@ apply_program_override(struct loader *l, const char *var, const char *rest,
 	char *name;
 
 	for (s = l->sections; s; s = s->next) {
-		char *n;
 		size_t len;
 
 		if (strncmp(s->name, "program:", 8) != 0 ||
-		    !(n = env_name(l->arena, s->name + 8)))
-			continue;
-		len = strlen(n);
-		if (strncmp(rest, n, len) != 0 || rest[len] != '_' ||
-		    !(k = key_by_env_name(l->arena, rest + len + 1)))
+		    !(len = key_env_prefix(s->name + 8, rest)) ||
+		    !(k = key_by_env_name(rest + len, strlen(rest + len))))
 			continue;
 		if (match) {
 			conf_error(l, var, 0, "names both [%s] and [%s]; rename "
@@ -1214,8 +1000,6 @@ apply_program_override(struct loader *l, const char *var, const char *rest,
 	if (add_entry(l, match, mk->name, value, var, 0) < 0)
 		out_of_memory(l);
 }
-
-static const char *tend_key_of(struct arena *a, const char *env);
 
 static void
 apply_overrides(struct loader *l)
@@ -1241,217 +1025,16 @@ apply_overrides(struct loader *l)
 			apply_program_override(l, var, var + 14, value);
 			continue;
 		}
-		if (!(key = tend_key_of(l->arena, var + 6))) {
-			conf_error(l, var, 0, "unknown setting (expected "
-			    "TEND_SHUTDOWN_TIMEOUT, TEND_LOGLEVEL, TEND_CONFIG "
-			    "or TEND_PROGRAM_<NAME>_<KEY>)");
+		if (!(key = setting_by_env_name(var + 6))) {
+			conf_error(l, var, 0, "unknown setting (expected a [tend] "
+			    "key such as TEND_SHUTDOWN_TIMEOUT, TEND_CONFIG or "
+			    "TEND_PROGRAM_<NAME>_<KEY>)");
 			continue;
 		}
 		if (!(t = add_section(l, "tend", var, 0)) ||
 		    add_entry(l, t, key, value, var, 0) < 0)
 			return out_of_memory(l);
 	}
-}
-
-/* ---- [supervisord] and [tend] ---------------------------------------------- */
-
-static int
-parse_loglevel(const char *v)
-{
-	static const struct { const char *name; int level; } levels[] = {
-		{ "critical", LOG_ERROR }, { "error", LOG_ERROR },
-		{ "warn", LOG_WARN }, { "warning", LOG_WARN },
-		{ "info", LOG_INFO }, { "debug", LOG_DEBUG },
-		{ "trace", LOG_DEBUG }, { "blather", LOG_DEBUG },
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
-		if (strcasecmp(v, levels[i].name) == 0)
-			return levels[i].level;
-	return -1;
-}
-
-static int
-set_shutdown_timeout(struct loader *l, const char *v, const char **err)
-{
-	return val_seconds_ms(v, MAX_GRACE_MS, &l->config->shutdown_ms, err);
-}
-
-static int
-set_loglevel(struct loader *l, const char *v, const char **err)
-{
-	*err = "expected critical, error, warn, info or debug";
-	return (l->config->loglevel = parse_loglevel(v)) < 0 ? -1 : 0;
-}
-
-/*
- * tend's own log: to stdout for /dev/stdout, unchanged (stderr) for
- * /dev/stderr or /dev/null, else also appended to the file.
- */
-static int
-set_logfile(struct loader *l, const char *v, const char **err)
-{
-	static const char *const to_stdout[] = { "/dev/stdout",
-	    "/proc/self/fd/1" };
-	static const char *const as_is[] = { "/dev/stderr", "/proc/self/fd/2",
-	    "/dev/null", "" };
-	struct stat st;
-	size_t i;
-
-	l->config->logfile = NULL;
-	l->config->log_to_stdout = false;
-	for (i = 0; i < 2; i++) {
-		if (strcmp(v, to_stdout[i]) == 0) {
-			l->config->log_to_stdout = true;
-			return 0;
-		}
-	}
-	for (i = 0; i < 4; i++)
-		if (strcmp(v, as_is[i]) == 0)
-			return 0;
-	if (stat(dir_of(l->arena, v), &st) < 0 || !S_ISDIR(st.st_mode)) {
-		*err = "expected a path in an existing directory";
-		return -1;
-	}
-	l->config->logfile = v;
-	return 0;
-}
-
-static int
-set_logfile_maxbytes(struct loader *l, const char *v, const char **err)
-{
-	return val_bytes(v, &l->config->logfile_maxbytes, err);
-}
-
-static int
-set_logfile_backups(struct loader *l, const char *v, const char **err)
-{
-	return val_int(v, 0, 1000, &l->config->logfile_backups, err);
-}
-
-static int
-set_log_prefix(struct loader *l, const char *v, const char **err)
-{
-	return val_bool(v, &l->config->format.prefix, err);
-}
-
-static int
-set_log_timestamp(struct loader *l, const char *v, const char **err)
-{
-	return val_bool(v, &l->config->format.timestamp, err);
-}
-
-static int
-set_log_format(struct loader *l, const char *v, const char **err)
-{
-	return val_log_format(v, &l->config->format.json, err);
-}
-
-static int
-set_termination_log(struct loader *l, const char *v, const char **err)
-{
-	*err = NULL;
-	l->config->termination_log = !*v || !strcasecmp(v, "NONE") ||
-	    !strcasecmp(v, "OFF") ? NULL : v;
-	return 0;
-}
-
-static int
-set_global_environment(struct loader *l, const char *v, const char **err)
-{
-	l->nglobal_env = val_environment(l->arena, v, &l->global_env, err);
-	if (l->nglobal_env >= 0)
-		return 0;
-	l->nglobal_env = 0;
-	return -1;
-}
-
-static int
-set_minfds(struct loader *l, const char *v, const char **err)
-{
-	return val_int(v, 1, INT_MAX, &l->config->minfds, err);
-}
-
-static int
-set_minprocs(struct loader *l, const char *v, const char **err)
-{
-	return val_int(v, 1, INT_MAX, &l->config->minprocs, err);
-}
-
-/* Keys of supervisord's own that mean nothing in a container init. */
-static int
-set_nothing(struct loader *l, const char *v, const char **err)
-{
-	(void)l;
-	(void)v;
-	*err = NULL;
-	return 1;
-}
-
-/*
- * The settings of [supervisord] and [tend]; [tend] is read last, so its
- * values win. The [tend] rows are also TEND_<KEY> in the environment.
- */
-static const struct setting {
-	const char *section, *key;
-	int (*set)(struct loader *, const char *value, const char **err);
-	bool secret;		/* never repeat the value in a message */
-} settings[] = {
-	{ "supervisord", "loglevel", set_loglevel, false },
-	{ "supervisord", "environment", set_global_environment, true },
-	{ "supervisord", "minfds", set_minfds, false },
-	{ "supervisord", "minprocs", set_minprocs, false },
-	{ "supervisord", "nodaemon", set_nothing, false },
-	{ "supervisord", "silent", set_nothing, false },
-	{ "supervisord", "pidfile", set_nothing, false },
-	{ "supervisord", "umask", set_nothing, false },
-	{ "supervisord", "directory", set_nothing, false },
-	{ "supervisord", "user", set_nothing, false },
-	{ "supervisord", "identifier", set_nothing, false },
-	{ "supervisord", "nocleanup", set_nothing, false },
-	{ "supervisord", "strip_ansi", set_nothing, false },
-	{ "supervisord", "logfile", set_logfile, false },
-	{ "supervisord", "logfile_maxbytes", set_logfile_maxbytes, false },
-	{ "supervisord", "logfile_backups", set_logfile_backups, false },
-	{ "supervisord", "childlogdir", set_nothing, false },
-	{ "tend", "shutdown_timeout", set_shutdown_timeout, false },
-	{ "tend", "loglevel", set_loglevel, false },
-	{ "tend", "logfile", set_logfile, false },
-	{ "tend", "logfile_maxbytes", set_logfile_maxbytes, false },
-	{ "tend", "logfile_backups", set_logfile_backups, false },
-	{ "tend", "log_prefix", set_log_prefix, false },
-	{ "tend", "log_timestamp", set_log_timestamp, false },
-	{ "tend", "log_format", set_log_format, false },
-	{ "tend", "termination_log", set_termination_log, false },
-};
-
-static const struct setting *
-find_setting(const char *section, const char *key)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
-		if (!strcmp(settings[i].section, section) &&
-		    !strcmp(settings[i].key, key))
-			return &settings[i];
-	return NULL;
-}
-
-/* The [tend] key whose environment name is env ("SHUTDOWN_TIMEOUT"). */
-static const char *
-tend_key_of(struct arena *a, const char *env)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
-		char *n;
-
-		if (strcmp(settings[i].section, "tend") == 0 &&
-		    (n = env_name(a, settings[i].key)) && strcmp(n, env) == 0)
-			return settings[i].key;
-	}
-	return NULL;
 }
 
 static void
@@ -1464,14 +1047,14 @@ read_settings(struct loader *l, const char *section)
 	char *v;
 
 	for (e = s ? s->entries : NULL; e; e = e->next) {
-		if (!(set = find_setting(section, e->key))) {
-			conf_warn(e->file, e->line, "[%s]: unknown key '%s', "
+		if (!(set = setting_find(section, e->key))) {
+			conf_warn(l, e->file, e->line, "[%s]: unknown key '%s', "
 			    "ignored", section, e->key);
 			continue;
 		}
 		if (expand_value(l, e, NULL, NULL, -1, 0, &v) < 0)
 			continue;
-		switch (set->set(l, v, &err)) {
+		switch (setting_apply(l->config, set, v, &err)) {
 		case 0:
 			break;
 		case 1:
@@ -1479,7 +1062,7 @@ read_settings(struct loader *l, const char *section)
 			    e->file, e->line, section, e->key);
 			break;
 		default:
-			if (set->secret)
+			if (setting_secret(set))
 				conf_error(l, e->file, e->line, "%s: %s", e->key,
 				    err);
 			else
@@ -1492,8 +1075,7 @@ read_settings(struct loader *l, const char *section)
 
 /* Sections tend knows but does not implement: one warning each. */
 static const char *const unsupported_sections[] = {
-	"unix_http_server", "inet_http_server", "supervisorctl",
-	"rpcinterface:", "eventlistener:", "fcgi-program:",
+	"eventlistener:", "fcgi-program:",
 };
 
 static void
@@ -1507,25 +1089,25 @@ check_sections(struct loader *l, struct program_list *list)
 			build_program(l, s, list);
 			continue;
 		}
-		if (!strcmp(s->name, "supervisord") || !strcmp(s->name, "tend") ||
-		    !strcmp(s->name, "include") || !strcmp(s->name, "DEFAULT") ||
-		    !strncmp(s->name, "group:", 6))
+		/* tend's XML-RPC is always the supervisor interface */
+		if (setting_section(s->name) || !strcmp(s->name, "include") ||
+		    !strcmp(s->name, "DEFAULT") || !strncmp(s->name, "group:", 6) ||
+		    !strncmp(s->name, "rpcinterface:", 13))
 			continue;
 		for (i = 0; i < sizeof(unsupported_sections) /
 		    sizeof(unsupported_sections[0]); i++) {
 			const char *u = unsupported_sections[i];
 			size_t n = strlen(u);
 
-			if (u[n - 1] == ':' ? strncmp(s->name, u, n) == 0 :
-			    strcmp(s->name, u) == 0)
+			if (strncmp(s->name, u, n) == 0)
 				break;
 		}
 		if (i < sizeof(unsupported_sections) /
 		    sizeof(unsupported_sections[0]))
-			conf_warn(s->file, s->line, "[%s] is not supported by "
+			conf_warn(l, s->file, s->line, "[%s] is not supported by "
 			    "tend, ignored", s->name);
 		else
-			conf_warn(s->file, s->line, "unknown section [%s], "
+			conf_warn(l, s->file, s->line, "unknown section [%s], "
 			    "ignored", s->name);
 	}
 }
@@ -1542,7 +1124,7 @@ check_groups(struct loader *l)
 
 		if (strncmp(s->name, "group:", 6) != 0)
 			continue;
-		if (!valid_name(s->name + 6))
+		if (!key_valid_name(s->name + 6))
 			conf_error(l, s->file, s->line, "[%s]: a group name has "
 			    "no blanks, ':' or '/'", s->name);
 		if (!(e = raw_get(l, s, "programs")))
@@ -1602,7 +1184,7 @@ add_main(struct loader *l, struct program_list *list, char **command,
 
 	if (!p)
 		return out_of_memory(l);
-	p->name = p->group = "main";
+	p->name = p->group = p->program = "main";
 	p->file = "command line";
 	p->command = command[0];
 	p->argv = command;
@@ -1620,6 +1202,7 @@ add_main(struct loader *l, struct program_list *list, char **command,
 	p->is_main = true;
 	p->forward_group = group;
 	p->priority = p->group_priority = LONG_MAX;
+	p->ready_interval_ms = 1000;
 	if (!(p->envp = inherited_envp(l)))
 		out_of_memory(l);
 }
@@ -1640,6 +1223,135 @@ check_duplicate_names(struct loader *l, const struct program_list *list)
 		else if (strmap_put(&seen, p->name, len, (void *)p) < 0)
 			return out_of_memory(l);
 	}
+}
+
+/* ---- depends_on ---------------------------------------------------------- */
+
+bool
+conf_depends_on(const struct program *x, const struct program *y)
+{
+	int i;
+
+	for (i = 0; i < x->ndepends; i++)
+		if (!strcmp(x->depends[i], y->program) ||
+		    !strcmp(x->depends[i], y->group))
+			return true;
+	return false;
+}
+
+/* The processes a name of depends_on= stands for, as a list. */
+struct member {
+	size_t index;
+	struct member *next;
+};
+
+static int
+add_member(struct loader *l, struct strmap *m, const char *name, size_t i)
+{
+	struct member *e = arena_alloc(l->arena, sizeof(*e));
+
+	if (!e)
+		return -1;
+	e->index = i;
+	e->next = strmap_get(m, name, strlen(name));
+	return strmap_put(m, name, strlen(name), e);
+}
+
+enum { WHITE, GREY, BLACK };
+
+struct graph {
+	const struct program_list *list;
+	struct strmap members;		/* program and group names */
+	unsigned char *colour;
+	size_t *parent;
+};
+
+/*
+ * "a -> b -> a" (each depends on the next) for the cycle closed by p
+ * depending on grey m: the DFS path from m down to p, then m again.
+ */
+static void
+name_cycle(struct loader *l, struct graph *g, size_t m, size_t p)
+{
+	const struct program *at = &g->list->items[m];
+	size_t path[16], depth = 0, k;
+	char text[512];
+	size_t n;
+
+	for (k = p; k != m && depth < 16; k = g->parent[k])
+		path[depth++] = k;
+	n = (size_t)fmt_snprintf(text, sizeof(text), "%s", at->program);
+	while (depth > 0 && n < sizeof(text))
+		n += (size_t)fmt_snprintf(text + n, sizeof(text) - n, " -> %s",
+		    g->list->items[path[--depth]].program);
+	if (n < sizeof(text))
+		fmt_snprintf(text + n, sizeof(text) - n, " -> %s", at->program);
+	conf_error(l, at->file, at->line, "[program:%s]: depends_on makes a "
+	    "cycle: %s", at->program, text);
+}
+
+/* Depth first: a grey process met again closes a cycle. */
+static bool
+visit(struct loader *l, struct graph *g, size_t i)
+{
+	const struct program *p = &g->list->items[i];
+	int d;
+
+	g->colour[i] = GREY;
+	for (d = 0; d < p->ndepends; d++) {
+		const struct member *m;
+
+		for (m = strmap_get(&g->members, p->depends[d],
+		    strlen(p->depends[d])); m; m = m->next) {
+			if (g->colour[m->index] == GREY) {
+				name_cycle(l, g, m->index, i);
+				return false;
+			}
+			g->parent[m->index] = i;
+			if (g->colour[m->index] == WHITE &&
+			    !visit(l, g, m->index))
+				return false;
+		}
+	}
+	g->colour[i] = BLACK;
+	return true;
+}
+
+/* Every name must exist, and the graph must have no cycle. */
+static void
+check_dependencies(struct loader *l, const struct program_list *list)
+{
+	struct graph g = { .list = list, .members = { .arena = l->arena } };
+	size_t i;
+	int d;
+
+	for (i = 0; i < list->n; i++) {
+		const struct program *p = &list->items[i];
+
+		if (add_member(l, &g.members, p->program, i) < 0 ||
+		    (strcmp(p->group, p->program) &&
+		    add_member(l, &g.members, p->group, i) < 0))
+			return out_of_memory(l);
+	}
+	for (i = 0; i < list->n; i++) {
+		const struct program *p = &list->items[i];
+
+		for (d = 0; d < p->ndepends; d++)
+			if (!strmap_get(&g.members, p->depends[d],
+			    strlen(p->depends[d])))
+				conf_error(l, p->file, p->line, "[program:%s]: "
+				    "depends_on: no program or group named '%s'",
+				    p->program, p->depends[d]);
+	}
+	if (l->errors)
+		return;
+	g.colour = arena_alloc(l->arena, list->n);
+	g.parent = arena_alloc(l->arena, list->n * sizeof(*g.parent));
+	if (!g.colour || !g.parent)
+		return out_of_memory(l);
+	for (i = 0; i < list->n; i++)
+		if (g.colour[i] == WHITE && !visit(l, &g, i))
+			return;
 }
 
 /*
@@ -1669,15 +1381,25 @@ conf_find(const char *requested, bool with_command)
 	return NULL;
 }
 
-int
-conf_load(struct config *c, const struct conf_request *req)
+struct config *
+conf_load(const struct conf_request *req, int *errors)
 {
-	struct loader l = { .config = c, .arena = &c->arena,
-	    .stop_fd = req->stop_fd };
+	struct arena arena = { 0 };
+	struct config *c = arena_alloc(&arena, sizeof(*c));
+	struct loader l = { .config = c, .stop_fd = req->stop_fd,
+	    .notify_socket = req->notify_socket };
 	struct program_list list = { 0 };
 	struct utsname uts;
 	const char *file = conf_find(req->file, req->command != NULL);
 
+	if (!c) {
+		log_error("cannot load the configuration: out of memory");
+		*errors = 1;
+		return NULL;
+	}
+	c->arena = arena;
+	c->refs = 1;
+	l.arena = &c->arena;
 	l.tail = &l.sections;
 	l.by_name.arena = l.group_of.arena = l.env_slots.arena = &c->arena;
 	c->shutdown_ms = DEFAULT_GRACE_MS;
@@ -1685,6 +1407,8 @@ conf_load(struct config *c, const struct conf_request *req)
 	c->termination_log = DEFAULT_TERMINATION_LOG;
 	c->logfile_maxbytes = 50 * 1024 * 1024;
 	c->logfile_backups = 10;
+	c->socket_path = DEFAULT_CONTROL_SOCKET;
+	c->socket_mode = 0700;
 	if (uname(&uts) == 0)
 		fmt_snprintf(l.host, sizeof(l.host), "%s", uts.nodename);
 	if (file) {
@@ -1694,17 +1418,25 @@ conf_load(struct config *c, const struct conf_request *req)
 			read_includes(&l, c->file);
 	}
 	/* what a file that failed to parse did declare is not built */
-	if (l.errors)
-		return l.errors;
+	if ((*errors = l.errors) != 0)
+		return c;
 	apply_overrides(&l);
 	read_settings(&l, "supervisord");
+	read_settings(&l, "unix_http_server");
+	read_settings(&l, "inet_http_server");
+	read_settings(&l, "supervisorctl");
 	read_settings(&l, "tend");
+	if (req->settings_only) {
+		*errors = l.errors;
+		return c;
+	}
 	index_groups(&l);
 	check_sections(&l, &list);
 	check_groups(&l);
 	if (req->command)
 		add_main(&l, &list, req->command, req->forward_group);
 	check_duplicate_names(&l, &list);
+	check_dependencies(&l, &list);
 	if (req->grace_ms >= 0)
 		c->shutdown_ms = req->grace_ms;
 	if (!l.errors && list.n == 0)
@@ -1716,123 +1448,31 @@ conf_load(struct config *c, const struct conf_request *req)
 		    "found (tried /etc/tend.ini, /etc/supervisord.conf, "
 		    "/etc/supervisor/supervisord.conf; see 'tend --help')");
 	/* after an error, no program exists, half-built or not */
-	if (l.errors)
-		return l.errors;
+	if ((*errors = l.errors) != 0)
+		return c;
 	if (list.n > 1) {
 		struct program *tmp = arena_alloc(&c->arena, list.n *
 		    sizeof(*tmp));
 
 		if (!tmp) {
 			out_of_memory(&l);
-			return l.errors;
+			*errors = l.errors;
+			return c;
 		}
 		sort_programs(list.items, tmp, list.n);
 	}
 	c->programs = list.items;
 	c->nprograms = list.n;
-	return 0;
-}
-
-/* ---- --check -------------------------------------------------------------- */
-
-static void print_out(const char *fmt, ...) PRINTF(1, 2);
-
-static void
-print_out(const char *fmt, ...)
-{
-	char line[4096];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = fmt_vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	(void)write_all(STDOUT_FILENO, line, n < (int)sizeof(line) ?
-	    (size_t)n : sizeof(line) - 1);
-}
-
-static void
-print_line(const char *key, const char *value)
-{
-	print_out("  %-24s %s\n", key, value);
-}
-
-static void
-print_exitcodes(const unsigned char *set, char *buf, size_t len)
-{
-	size_t used = 0;
-	int code;
-
-	buf[0] = '\0';
-	for (code = 0; code < 256 && used < len; code++)
-		if (set[code / 8] & (1u << (code % 8)))
-			used += (size_t)fmt_snprintf(buf + used, len - used, "%s%d",
-			    used ? "," : "", code);
-}
-
-static void
-print_value(const struct program *p, const struct key_def *k)
-{
-	static const char *const restart[] = { "false", "unexpected", "true" };
-	const char *field = (const char *)p + k->offset;
-	char buf[1200];
-	int i;
-
-	switch (k->type) {
-	case K_STRING: case K_NAME: case K_COMMAND: case K_USER: case K_OCTAL:
-	case K_LOGFILE:
-		if (*(const char *const *)field)
-			print_line(k->name, *(const char *const *)field);
-		return;
-	case K_BOOL:
-		print_line(k->name, *(const bool *)field ? "true" : "false");
-		return;
-	case K_LOGFORMAT:
-		print_line(k->name, *(const bool *)field ? "json" : "text");
-		return;
-	case K_INT:
-		fmt_snprintf(buf, sizeof(buf), "%ld", *(const long *)field);
-		break;
-	case K_BYTES:
-		fmt_snprintf(buf, sizeof(buf), "%lld", *(const long long *)field);
-		break;
-	case K_SIGNAL:
-		sig_name(*(const int *)field, buf);
-		break;
-	case K_EXITCODES:
-		print_exitcodes((const unsigned char *)field, buf, sizeof(buf));
-		break;
-	case K_AUTORESTART:
-		print_line(k->name, restart[*(const enum autorestart *)field]);
-		return;
-	case K_ENVIRONMENT:
-		buf[0] = '\0';
-		for (i = 0; i < p->nenv; i++)
-			fmt_snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf),
-			    "%s%s=***", i ? "," : "", p->env_pairs[i].key);
-		if (p->nenv)
-			break;
-		return;
-	case K_UNSUPPORTED:
-		return;
-	}
-	print_line(k->name, buf);
+	return c;
 }
 
 void
-conf_print(const struct config *c)
+conf_release(struct config *c)
 {
-	size_t i, k;
+	struct arena a;
 
-	print_out("config: %s\n", c->file ? c->file : "(none)");
-	print_out("shutdown_timeout: %ld.%03ld s\n", c->shutdown_ms / 1000,
-	    c->shutdown_ms % 1000);
-	for (i = 0; i < c->nprograms; i++) {
-		const struct program *p = &c->programs[i];
-
-		print_out("\n[%s] group %s%s\n", p->name, p->group,
-		    p->is_main ? " (the command after --)" : "");
-		for (k = 0; k < NKEYS; k++)
-			print_value(p, &program_keys[k]);
-	}
+	if (!c || --c->refs > 0)
+		return;
+	a = c->arena;		/* c lives in its own arena */
+	arena_release(&a);
 }

@@ -41,6 +41,14 @@
 #define DEFAULT_TERMINATION_LOG "/dev/termination-log"
 #endif
 
+/*
+ * The control socket when the configuration names none ([tend]
+ * control_socket, [unix_http_server] file); "none" disables it.
+ */
+#ifndef DEFAULT_CONTROL_SOCKET
+#define DEFAULT_CONTROL_SOCKET "/run/tend.sock"
+#endif
+
 /* Longest grace accepted on the command line: one day. */
 #ifndef MAX_GRACE_MS
 #define MAX_GRACE_MS (24L * 3600 * 1000)
@@ -93,6 +101,41 @@
 #endif
 #ifndef EXPAND_TOTAL_MAX
 #define EXPAND_TOTAL_MAX (64L * 1024 * 1024)
+#endif
+
+/*
+ * The control server (http.c), whose every client is untrusted: at
+ * most HTTP_CLIENTS connections at once (more are answered 503 and
+ * closed); a request head of at most HTTP_HEAD_MAX bytes and a body of
+ * at most HTTP_BODY_MAX; HTTP_REQUEST_MS from a request's first byte to
+ * its last; HTTP_IDLE_MS between the requests of a connection; and
+ * HTTP_WRITE_MS without progress writing a reply, which is at most
+ * BUF_MAX bytes. A log tail (tail -f) that lets HTTP_TAIL_MAX bytes pile
+ * up unread is dropped.
+ */
+#ifndef HTTP_CLIENTS
+#define HTTP_CLIENTS 64
+#endif
+#ifndef HTTP_HEAD_MAX
+#define HTTP_HEAD_MAX 8192
+#endif
+#ifndef HTTP_BODY_MAX
+#define HTTP_BODY_MAX (1024 * 1024)
+#endif
+#ifndef HTTP_REQUEST_MS
+#define HTTP_REQUEST_MS 10000
+#endif
+#ifndef HTTP_IDLE_MS
+#define HTTP_IDLE_MS 60000
+#endif
+#ifndef HTTP_WRITE_MS
+#define HTTP_WRITE_MS 10000
+#endif
+#ifndef BUF_MAX
+#define BUF_MAX (16 * 1024 * 1024)
+#endif
+#ifndef HTTP_TAIL_MAX
+#define HTTP_TAIL_MAX (256 * 1024)
 #endif
 
 /* epoll events handled per wake-up. */

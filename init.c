@@ -1,12 +1,10 @@
 /*
- * init.c: tend's PID-1 duties and its event loop.
+ * init.c: main, tend's PID-1 duties, the shutdown and the reload.
  *
- * Signals arrive as data on a signalfd, never in a handler. The loop
- * sleeps in one epoll_wait, on the signals and on the pipes and outputs
- * of output.c, whose timeout is the earliest deadline (a program's
- * timer, a partial line's delay or the shutdown budget; none at all
- * while everything simply runs), so an idle tend uses no CPU. Every
- * child the kernel hands over is reaped.
+ * Signals arrive as data on a signalfd, never in a handler, and the
+ * loop (loop.c) sleeps in one epoll_wait whose timeout is the earliest
+ * deadline, so an idle tend uses no CPU. Every child the kernel hands
+ * over is reaped.
  *
  * A shutdown (a stop signal, or a critical program that ended) moves
  * through phases: the programs are stopped in descending priority, then
@@ -14,6 +12,10 @@
  * budget runs out everything left gets SIGKILL. tend exits the moment
  * the last process is reaped and its relayed output written, or, when a
  * target stays full, at the end of the budget.
+ *
+ * A reload (SIGHUP without main, or the control plane) loads the
+ * configuration again with the same request, and applies only what
+ * changed (prog_apply), with the [tend] settings that can change live.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,11 +34,14 @@
 #include "cli.h"
 #include "conf.h"
 #include "config.h"
+#include "http.h"
+#include "init.h"
 #include "log.h"
 #include "loop.h"
 #include "output.h"
 #include "proc.h"
 #include "prog.h"
+#include "ready.h"
 #include "sig.h"
 
 enum phase {
@@ -46,9 +51,17 @@ enum phase {
 	PHASE_KILLING,	/* the budget ran out: SIGKILL to whatever remains */
 };
 
+static const char *const phase_names[] = {
+	[PHASE_RUNNING] = "running", [PHASE_STOPPING] = "stopping",
+	[PHASE_DRAINING] = "draining", [PHASE_KILLING] = "killing",
+};
+
 static struct {
 	struct options opts;
-	struct config config;
+	struct conf_request request;	/* every load asks the same */
+	struct config *config;		/* the running one */
+	long long started;		/* Unix seconds */
+	long long started_ms;		/* loop clock */
 	sigset_t inherited_mask;	/* restored in main */
 	struct watch signals;
 	pid_t self;
@@ -91,9 +104,9 @@ begin_shutdown(int stop_signal)
 	long long now = loop_now();
 
 	init.phase = PHASE_STOPPING;
-	timer_set(&init.budget, now + init.config.shutdown_ms + 1);
-	log_info("shutting down within %ld ms", init.config.shutdown_ms);
-	prog_begin_shutdown(stop_signal, now);
+	timer_set(&init.budget, now + init.config->shutdown_ms + 1);
+	log_info("shutting down within %ld ms", init.config->shutdown_ms);
+	prog_begin_shutdown(stop_signal);
 }
 
 /* With no process left, only output may be waiting: see loop(). */
@@ -105,7 +118,7 @@ budget_over(struct timer *t)
 	if (!has_children())
 		return;
 	log_warnx("shutdown budget of %ld ms is over, killing what remains",
-	    init.config.shutdown_ms);
+	    init.config->shutdown_ms);
 	init.phase = PHASE_KILLING;
 	signal_everyone(SIGKILL);
 }
@@ -114,15 +127,19 @@ budget_over(struct timer *t)
 static void
 advance(void)
 {
-	long long now = loop_now();
-	int status;
+	int status, sig;
 
+	prog_settle();
 	if (init.phase == PHASE_RUNNING &&
 	    (status = prog_critical_exit()) >= 0) {
 		init.critical_status = status;
 		begin_shutdown(0);
 	}
-	if (init.phase == PHASE_STOPPING && prog_shutdown_step(now)) {
+	if (init.phase == PHASE_RUNNING && prog_shutdown_asked(&sig)) {
+		log_info("shutdown asked through the control socket");
+		begin_shutdown(sig);
+	}
+	if (init.phase == PHASE_STOPPING && prog_shutdown_step()) {
 		init.phase = PHASE_DRAINING;
 		if (has_children())
 			signal_everyone(SIGTERM);
@@ -146,7 +163,6 @@ orphan_reaped(pid_t pid, int wstatus)
 static void
 reap(void)
 {
-	long long now = loop_now();
 	int reaped = 0;
 
 	for (;;) {
@@ -163,7 +179,7 @@ reap(void)
 			break;
 		}
 		reaped++;
-		if (!prog_reaped(pid, wstatus, now))
+		if (!prog_reaped(pid, wstatus))
 			orphan_reaped(pid, wstatus);
 	}
 	/* anything forked since the SIGKILL is killed too */
@@ -193,6 +209,12 @@ handle_signal(int sig)
 	if (sig_is_stop(sig) && init.phase == PHASE_RUNNING) {
 		log_info("%s received", sig_name(sig, name));
 		begin_shutdown(sig);
+		return;
+	}
+	/* supervisord's reload; with a main, HUP is main's, as in tini */
+	if (sig == SIGHUP && !prog_has_main() && init.phase == PHASE_RUNNING) {
+		log_info("SIGHUP received, reloading the configuration");
+		tend_reload();
 		return;
 	}
 	if (!prog_forward_to_main(sig))
@@ -231,8 +253,9 @@ read_signals(struct watch *w, uint32_t events)
 
 /*
  * Blocks every signal before anything can fork (a real fault still goes
- * through: see sig.c), keeping the mask tend inherited for main. Dispositions are left alone, so main
- * inherits exactly what tend inherited.
+ * through: see sig.c), keeping the mask tend inherited for main.
+ * Dispositions are left alone, so main inherits exactly what tend
+ * inherited.
  */
 static void
 block_signals(void)
@@ -313,18 +336,30 @@ stopped_while_loading(int fd)
 	    name));
 }
 
+/* The level of tend's own lines, from -v, TINI_VERBOSITY and the file. */
+static void
+set_log_level(const struct config *c)
+{
+	/* supervisord's default level is info; alone, main is quiet */
+	int level = c->loglevel >= 0 ? c->loglevel :
+	    c->nprograms > (init.opts.command ? 1U : 0U) ? LOG_INFO : LOG_WARN;
+
+	log_set_level(init.opts.log_level >= 0 ? init.opts.log_level :
+	    level + init.opts.verbosity);
+}
+
 static void
 load_config(void)
 {
-	struct conf_request req = {
-		.file = init.opts.config_file,
-		.command = init.opts.command,
-		.forward_group = init.opts.group,
-		.grace_ms = init.opts.grace_ms,
-	};
+	struct conf_request *req = &init.request;
 	sigset_t stops;
-	int level;
+	int errors;
 
+	req->file = init.opts.config_file;
+	req->command = init.opts.command;
+	req->forward_group = init.opts.group;
+	req->grace_ms = init.opts.grace_ms;
+	req->notify_socket = ready_socket_name();
 	/*
 	 * Its own signalfd: reading it takes only a stop signal, and every
 	 * other signal stays queued for the loop.
@@ -333,29 +368,80 @@ load_config(void)
 	sigaddset(&stops, SIGTERM);
 	sigaddset(&stops, SIGINT);
 	sigaddset(&stops, SIGQUIT);
-	req.stop_fd = signalfd(-1, &stops, SFD_CLOEXEC | SFD_NONBLOCK);
+	req->stop_fd = signalfd(-1, &stops, SFD_CLOEXEC | SFD_NONBLOCK);
 	/* messages while loading follow -v; the file may change the level */
 	log_set_level((init.opts.check ? LOG_INFO : LOG_WARN) +
 	    init.opts.verbosity);
-	if (conf_load(&init.config, &req) > 0) {
-		if (init.config.interrupted)
-			stopped_while_loading(req.stop_fd);
+	init.config = conf_load(req, &errors);
+	if (errors) {
+		if (init.config && init.config->interrupted)
+			stopped_while_loading(req->stop_fd);
 		exit(2);
 	}
-	if (req.stop_fd >= 0)
-		close(req.stop_fd);
+	if (req->stop_fd >= 0)
+		close(req->stop_fd);
+	/* a reload reads regular files: nothing to wait on */
+	req->stop_fd = -1;
 	if (init.opts.check) {
-		conf_print(&init.config);
+		conf_print(init.config);
 		exit(0);
 	}
-	/* supervisord's default level is info; alone, main is quiet */
-	level = init.config.loglevel >= 0 ? init.config.loglevel :
-	    init.config.nprograms > (init.opts.command ? 1U : 0U) ?
-	    LOG_INFO : LOG_WARN;
-	log_set_level(init.opts.log_level >= 0 ? init.opts.log_level :
-	    level + init.opts.verbosity);
-	raise_limit(RLIMIT_NOFILE, init.config.minfds, "minfds");
-	raise_limit(RLIMIT_NPROC, init.config.minprocs, "minprocs");
+	set_log_level(init.config);
+	raise_limit(RLIMIT_NOFILE, init.config->minfds, "minfds");
+	raise_limit(RLIMIT_NPROC, init.config->minprocs, "minprocs");
+}
+
+/* ---- what the control plane asks of tend itself ------------------------- */
+
+struct config *
+tend_reread(int *errors)
+{
+	struct config *c = conf_load(&init.request, errors);
+
+	if (*errors)
+		log_warnx("the configuration has errors: nothing changed");
+	return c;
+}
+
+/*
+ * The [tend] settings a reload can change: the level and format of
+ * tend's own lines, the shutdown budget, the termination log, the
+ * credentials of the control server. Where tend listens, its own log
+ * file and the limits stay as they were until it restarts.
+ */
+void
+tend_apply(struct config *c, const char *const *groups, size_t ngroups)
+{
+	init.config = c;
+	set_log_level(c);
+	output_set_format(&c->format);
+	prog_apply(c, groups, ngroups);
+}
+
+int
+tend_reload(void)
+{
+	int errors;
+	struct config *c = tend_reread(&errors);
+
+	if (!c)
+		return -1;
+	if (errors) {
+		conf_release(c);
+		return -1;
+	}
+	tend_apply(c, NULL, 0);
+	return 0;
+}
+
+void
+tend_status(struct tend_status *st)
+{
+	st->pid = getpid();
+	st->started = init.started;
+	st->uptime_ms = loop_now() - init.started_ms;
+	st->phase = phase_names[init.phase];
+	st->config_file = init.config->file;
 }
 
 /*
@@ -369,15 +455,15 @@ write_termination_log(void)
 	char summary[4097];	/* Kubernetes reads at most 4096 bytes */
 	int n, fd;
 
-	if (!init.config.termination_log ||
+	if (!init.config->termination_log ||
 	    (n = prog_critical_summary(summary, sizeof(summary))) <= 0)
 		return;
-	fd = open(init.config.termination_log, O_WRONLY | O_TRUNC | O_NOCTTY |
+	fd = open(init.config->termination_log, O_WRONLY | O_TRUNC | O_NOCTTY |
 	    O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return;
 	if (write_all(fd, summary, (size_t)n) < 0)
-		log_warn("%s", init.config.termination_log);
+		log_warn("%s", init.config->termination_log);
 	close(fd);
 }
 
@@ -406,7 +492,9 @@ loop(void)
 		advance();
 		killed |= init.phase == PHASE_KILLING;
 		if (init.phase >= PHASE_DRAINING && !has_children() &&
-		    (!output_pending() || init.budget_over)) {
+		    ((!output_pending() && !http_pending()) ||
+		    init.budget_over)) {
+			http_finish();
 			output_finish();
 			write_termination_log();
 			return exit_status(killed);
@@ -435,17 +523,24 @@ main(int argc, char **argv)
 	pid_t parent = getppid();
 
 	ensure_std_fds();
+	if (argc > 1 && strcmp(argv[1], "ctl") == 0)
+		return ctl_main(argc - 1, argv + 1);
 	block_signals();
 	cli_parse(argc, argv, &init.opts);
+	ready_setup();
 	load_config();
 	become_reaper();
 	loop_setup();
 	if (loop_watch(&init.signals, EPOLLIN) < 0)
 		fatal(1, "epoll");
 	init.budget.fire = budget_over;
-	output_setup(&init.config);
-	prog_setup(&init.config, &init.inherited_mask);
-	prog_start_all(loop_now());
+	init.started = time(NULL);
+	init.started_ms = loop_now();
+	ready_listen();
+	output_setup(init.config);
+	http_setup(init.config);
+	prog_setup(init.config, &init.inherited_mask);
+	prog_start_all();
 	watch_parent_death(parent);
 	return loop();
 }

@@ -23,6 +23,7 @@
 static int log_level = LOG_WARN;
 static log_writer *log_write;		/* NULL: straight to stderr */
 static unsigned long log_dropped;	/* lines lost to a full output */
+static unsigned long long log_dropped_all;	/* since the start */
 
 static const char *const level_names[] = {
 	[LOG_ERROR] = "error: ",
@@ -61,6 +62,12 @@ report_dropped(void)
 		return false;
 	log_dropped = 0;
 	return true;
+}
+
+unsigned long long
+log_dropped_total(void)
+{
+	return log_dropped_all;
 }
 
 void
@@ -130,7 +137,7 @@ vlog(const char *prefix, int with_errno, const char *fmt, va_list ap)
 	}
 	line[len++] = '\n';
 	if (!emit(line, len))
-		log_dropped++;
+		log_dropped++, log_dropped_all++;
 	errno = saved;
 }
 

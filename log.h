@@ -27,6 +27,8 @@ void log_set_level(int level);
  */
 typedef bool log_writer(const char *line, size_t len);
 void log_set_writer(log_writer *w);
+/* Lines of tend's log dropped to a full output, since the start. */
+unsigned long long log_dropped_total(void);
 /* The writer has room again: the count of dropped lines goes out. */
 void log_output_ready(void);
 int log_enabled(enum log_level level);

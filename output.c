@@ -63,6 +63,7 @@ struct sink {
 	bool shared;			/* others write too: atomic line writes */
 	bool socket;
 	bool poll_first;		/* a shared fd that may block: see std_sink */
+	bool set_nonblock;		/* O_NONBLOCK set on the shared description */
 	bool rotates;			/* a regular file with maxbytes */
 	bool flushing;			/* in sink_flush: no nested flush */
 	bool blocked;			/* full: waiting for EPOLLOUT */
@@ -73,23 +74,30 @@ struct sink {
 	struct sink *next;
 };
 
-/* A program (or tend itself), as output sees it. */
-struct source {
-	const struct program *conf;
-	const char *name;
+/*
+ * A program (or tend itself), as output sees it. It lives as long as
+ * its process or one of its pipes: refs counts them.
+ */
+struct output {
+	const struct program *conf;	/* NULL once detached */
+	int refs;
+	char name[NAME_MAX_OUT + 1];
 	struct log_format format;
 	char prefix[NAME_MAX_OUT + 4];	/* "NAME | ", or "" */
 	size_t prefix_len;
 	struct sink *sink[2];		/* NULL: not relayed */
 	int child[2];			/* when not relayed: CHILD_* or 1/2 */
-	bool exact[2];			/* bytes as read, no line handling */
+	unsigned long long relayed[2], dropped[2];	/* bytes */
 	struct stream *current[2];	/* the pipes of its latest run */
 	struct stream *pending[2];	/* made for a fork under way */
 	int tail_channel;		/* the pipe fd 2 writes to, or -1 */
 	char *tail;			/* its last lines, critical programs */
 	size_t tail_len;
 	bool tail_cut;			/* tail[0] may be inside a line */
+	struct output *free_next;
 };
+
+#define source output
 
 /* One pipe; a restart makes new ones while the old drain. */
 struct stream {
@@ -106,9 +114,10 @@ struct stream {
 
 static struct {
 	struct arena arena;
-	const struct config *config;
-	struct source *sources;
-	struct sink *sinks;
+	struct source *free_sources;
+	struct sink *sinks, *free_sinks;
+	bool keep_stderr;		/* a termination log exists */
+	void (*file_written)(const char *path, const char *p, size_t n);
 	struct sink *std[2];		/* tend's stdout and stderr */
 	struct sink *log, *log_copy;	/* tend's own log */
 	struct source tend;		/* the source of tend's own lines */
@@ -123,6 +132,8 @@ static void sink_unblock(struct sink *k);
 static bool stream_process(struct stream *st, bool force);
 static void stream_free(struct stream *st);
 static void stream_resume(struct stream *st);
+static bool is_exact(const struct source *s, int ch);
+static void source_unref(struct source *s);
 
 /* ---- sinks ------------------------------------------------------------- */
 
@@ -136,12 +147,20 @@ sink_ready(struct watch *w, uint32_t events)
 static struct sink *
 sink_new(const char *name)
 {
-	struct sink *k = arena_alloc(&out.arena, sizeof(*k));
+	struct sink *k = out.free_sinks;
+	char *buf;
 
-	/* mapped, not touched: costs memory only once output queues */
-	if (!k || (k->buf = mmap(NULL, OUTPUT_SINK_BUF, PROT_READ |
-	    PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) == MAP_FAILED)
+	if (k) {
+		out.free_sinks = k->next;
+		buf = k->buf;
+		memset(k, 0, sizeof(*k));
+		k->buf = buf;
+	} else if (!(k = arena_alloc(&out.arena, sizeof(*k))) ||
+	    /* mapped, not touched: costs memory only once output queues */
+	    (k->buf = mmap(NULL, OUTPUT_SINK_BUF, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) == MAP_FAILED) {
 		fatal(1, "cannot allocate an output buffer");
+	}
 	k->name = name;
 	k->watch.fd = -1;
 	k->watch.ready = sink_ready;
@@ -200,6 +219,7 @@ std_sink_nonblocking(struct sink *k)
 	    fcntl(k->watch.fd, F_SETFL, flags | O_NONBLOCK) < 0)
 		return;
 	k->poll_first = false;
+	k->set_nonblock = true;
 }
 
 /* (Re)opens a log file, replacing the descriptor only on success. */
@@ -228,21 +248,54 @@ sink_open(struct sink *k, int flags)
 	return 0;
 }
 
+/* A log file, shared by every stream naming it; NULL if it cannot open. */
 static struct sink *
 file_sink(const char *path, long long maxbytes, long backups)
 {
 	struct sink *k;
+	char *copy;
 
 	for (k = out.sinks; k; k = k->next)
 		if (k->path && strcmp(k->path, path) == 0)
 			return k;
-	k = sink_new(path);
-	k->path = path;
+	/* the configuration that named it may be released first */
+	if (!(copy = arena_strdup(&out.arena, path)))
+		return NULL;
+	k = sink_new(copy);
+	k->path = copy;
 	k->maxbytes = maxbytes;
 	k->backups = backups;
-	if (sink_open(k, 0) < 0)
-		fatal(2, "%s: cannot open the log file", path);
+	if (sink_open(k, 0) < 0) {
+		log_warn("%s: cannot open the log file", path);
+		out.sinks = k->next;
+		k->next = out.free_sinks;
+		out.free_sinks = k;
+		return NULL;
+	}
 	return k;
+}
+
+/* A log file nothing writes to any more is flushed and closed. */
+static void
+sink_release(struct sink *k)
+{
+	struct sink **kp;
+
+	if (--k->nsources > 0 || !k->path)
+		return;
+	if (k->len && !k->blocked)
+		sink_flush(k);
+	if (k->blocked)
+		loop_unwatch(&k->watch);
+	close(k->watch.fd);
+	for (kp = &out.sinks; *kp; kp = &(*kp)->next) {
+		if (*kp == k) {
+			*kp = k->next;
+			break;
+		}
+	}
+	k->next = out.free_sinks;
+	out.free_sinks = k;
 }
 
 /*
@@ -422,6 +475,8 @@ sink_flush(struct sink *k)
 			sink_fail(k, w < 0 ? errno : EIO);
 			break;
 		}
+		if (k->path && out.file_written)
+			out.file_written(k->path, k->buf + k->off, (size_t)w);
 		k->off += (size_t)w;
 		k->len -= (size_t)w;
 		k->size += w;
@@ -696,6 +751,7 @@ stream_new(struct source *s, int channel)
 	st->watch.fd = -1;
 	st->watch.ready = stream_ready;
 	st->src = s;
+	s->refs++;
 	st->channel = channel;
 	st->reading = st->eof = st->held = false;
 	st->flush = (struct timer){ .fire = stream_flush_due };
@@ -745,6 +801,7 @@ stream_free(struct stream *st)
 	}
 	if (st->src->current[st->channel] == st)
 		st->src->current[st->channel] = NULL;
+	source_unref(st->src);
 	st->next = out.spare;
 	out.spare = st;
 }
@@ -774,9 +831,11 @@ stream_process(struct stream *st, bool force)
 		size_t len;
 		long used;
 
-		if (s->exact[st->channel]) {
+		if (is_exact(s, st->channel)) {
 			if ((used = (long)put_raw(k, p, st->len)) == 0)
 				goto full;
+			if (k->failing)		/* it goes with the next failure */
+				s->dropped[st->channel] += (size_t)used;
 			tail_add(s, st->channel, p, (size_t)used, false);
 			consume(st, (size_t)used);
 			continue;
@@ -787,6 +846,8 @@ stream_process(struct stream *st, bool force)
 			break;
 		if ((used = put_line(k, s, st->channel, p, len)) < 0)
 			goto full;
+		if (k->failing)
+			s->dropped[st->channel] += (size_t)used + 1;
 		tail_add(s, st->channel, p, (size_t)used, true);
 		consume(st, (size_t)used + (nl && (size_t)used == len));
 		lines = true;
@@ -827,6 +888,7 @@ stream_end(struct stream *st)
 	st->held = true;
 	if (++out.ended > OUTPUT_ENDED_MAX) {
 		k->lost += st->len;
+		st->src->dropped[st->channel] += st->len;
 		stream_free(st);
 	}
 }
@@ -860,6 +922,7 @@ stream_read(struct stream *st)
 		return false;
 	}
 	st->len += (size_t)n;
+	st->src->relayed[st->channel] += (size_t)n;
 	if (!stream_process(st, false)) {
 		stream_pause(st);
 		return false;
@@ -909,12 +972,25 @@ is_plain(const struct log_format *f)
 	return !f->prefix && !f->timestamp && !f->json;
 }
 
+/*
+ * Bytes as read, without line handling: an unformatted stream bound
+ * for a log file that it alone writes, or relayed to tend's own stream
+ * only so that its tail is kept (see route).
+ */
+static bool
+is_exact(const struct source *s, int ch)
+{
+	return is_plain(&s->format) && (!s->sink[ch]->path ||
+	    s->sink[ch]->nsources == 1);
+}
+
 static void
 name_source(struct source *s, const char *name, const struct log_format *f)
 {
 	size_t n = strnlen(name, NAME_MAX_OUT);
 
-	s->name = name;
+	memcpy(s->name, name, n);
+	s->name[n] = '\0';
 	s->format = *f;
 	s->prefix_len = 0;
 	if (!f->prefix)
@@ -924,37 +1000,58 @@ name_source(struct source *s, const char *name, const struct log_format *f)
 	s->prefix_len = n + 3;
 }
 
-static struct source *
-source_of(const struct program *p)
+/* A program now writes to tend's stream fd directly: it is shared. */
+static void
+share_std(int fd)
 {
-	return &out.sources[p - out.config->programs];
+	struct sink *k = out.std[fd - 1];
+	int flags;
+
+	if (!k || k->shared)
+		return;
+	k->shared = true;
+	/* the O_NONBLOCK of the fallback would reach the program too */
+	if (k->set_nonblock && (flags = fcntl(k->watch.fd, F_GETFL)) >= 0 &&
+	    fcntl(k->watch.fd, F_SETFL, flags & ~O_NONBLOCK) == 0) {
+		k->set_nonblock = false;
+		k->poll_first = true;
+	}
 }
 
-/* Where one of a program's streams goes; inherit[fd-1]: not relayed. */
-static void
-route(struct source *s, int ch, bool inherit[2])
+/*
+ * Where one of a program's streams goes. When a termination log
+ * exists, a critical program's stderr (main's too) is relayed to the
+ * same place, bytes unchanged, so that its last lines can go in the
+ * message; a terminal is left alone, for docker run -it.
+ */
+static int
+route(struct source *s, int ch)
 {
 	const struct program *p = s->conf;
 	const struct log_target *t = ch == CH_ERR ? &p->err : &p->out;
 
 	s->child[ch] = CHILD_INHERIT;
+	s->sink[ch] = NULL;
 	if (ch == CH_ERR && p->redirect_stderr)
-		return;			/* fd 2 is fd 1, wherever that goes */
+		return 0;		/* fd 2 is fd 1, wherever that goes */
 	if (t->kind == LOG_DISCARD) {
 		s->child[ch] = CHILD_DISCARD;
-		return;
+		return 0;
 	}
 	if (t->kind == LOG_FILE) {
-		s->sink[ch] = file_sink(t->path, t->maxbytes, t->backups);
-	} else if (is_plain(&s->format)) {
-		inherit[t->fd - 1] = true;
+		if (!(s->sink[ch] = file_sink(t->path, t->maxbytes, t->backups)))
+			return -1;
+	} else if (is_plain(&s->format) && !(ch == CH_ERR && p->critical &&
+	    out.keep_stderr && !isatty(t->fd))) {
+		share_std(t->fd);
 		if (t->fd != ch + 1)
 			s->child[ch] = t->fd;	/* the other one of tend's */
-		return;
+		return 0;
 	} else {
 		s->sink[ch] = std_sink(t->fd);
 	}
 	s->sink[ch]->nsources++;
+	return 0;
 }
 
 static bool
@@ -973,27 +1070,23 @@ keep_tail(struct source *s)
 	const struct program *p = s->conf;
 
 	s->tail_channel = p->redirect_stderr ? CH_OUT : CH_ERR;
-	if (!p->critical || !s->sink[s->tail_channel] ||
-	    !(s->tail = arena_alloc(&out.arena, 2 * OUTPUT_TAIL)))
+	s->tail_len = 0;
+	s->tail_cut = false;
+	if (!p->critical || !s->sink[s->tail_channel] || (!s->tail &&
+	    !(s->tail = arena_alloc(&out.arena, 2 * OUTPUT_TAIL))))
 		s->tail_channel = -1;
 }
 
 void
 output_setup(const struct config *c)
 {
-	bool inherit[2] = { false, false };
-	size_t i;
 	int ch;
 
-	out.config = c;
+	out.keep_stderr = c->termination_log &&
+	    access(c->termination_log, F_OK) == 0;
 	name_source(&out.tend, "tend", &c->format);
 	out.tend.format.prefix = false;		/* its lines say "tend:" */
 	out.tend.prefix_len = 0;
-	out.sources = arena_alloc(&out.arena, (c->nprograms + 1) *
-	    sizeof(*out.sources));
-	if (!out.sources)
-		fatal(1, "cannot allocate the output of %zu programs",
-		    c->nprograms);
 	out.log = std_sink(c->log_to_stdout ? 1 : 2);
 	out.log->nsources++;
 	if (c->logfile) {
@@ -1001,38 +1094,115 @@ output_setup(const struct config *c)
 		    c->logfile_backups);
 		out.log_copy->nsources++;
 	}
-	for (i = 0; i < c->nprograms; i++) {
-		struct source *s = &out.sources[i];
-
-		s->conf = &c->programs[i];
-		name_source(s, s->conf->name, &s->conf->format);
-		for (ch = CH_OUT; ch <= CH_ERR; ch++)
-			route(s, ch, inherit);
-	}
-	for (i = 0; i < c->nprograms; i++) {
-		struct source *s = &out.sources[i];
-
-		for (ch = CH_OUT; ch <= CH_ERR; ch++)
-			s->exact[ch] = s->sink[ch] && s->sink[ch]->path &&
-			    s->sink[ch]->nsources == 1 && is_plain(&s->format);
-		keep_tail(s);
-	}
 	for (ch = 0; ch < 2; ch++) {
 		if (!out.std[ch])
 			continue;
-		out.std[ch]->shared = inherit[ch] ||
-		    same_file(STDOUT_FILENO, STDERR_FILENO);
+		out.std[ch]->shared = same_file(STDOUT_FILENO, STDERR_FILENO);
 		std_sink_nonblocking(out.std[ch]);
 	}
 	log_set_writer(log_write);
 }
 
+void
+output_on_file_write(void (*hook)(const char *path, const char *p, size_t n))
+{
+	out.file_written = hook;
+}
+
+void
+output_set_format(const struct log_format *f)
+{
+	name_source(&out.tend, "tend", f);
+	out.tend.format.prefix = false;
+	out.tend.prefix_len = 0;
+}
+
+struct output *
+output_attach(const struct program *p)
+{
+	struct source *s = out.free_sources;
+	int ch;
+
+	if (s)
+		out.free_sources = s->free_next;
+	else if (!(s = arena_alloc(&out.arena, sizeof(*s))))
+		return NULL;
+	else
+		s->tail = NULL;
+	{
+		char *tail = s->tail;
+
+		memset(s, 0, sizeof(*s));
+		s->tail = tail;
+	}
+	s->conf = p;
+	name_source(s, p->name, &p->format);
+	for (ch = CH_OUT; ch <= CH_ERR; ch++) {
+		if (route(s, ch) < 0) {
+			if (ch == CH_ERR && s->sink[CH_OUT])
+				sink_release(s->sink[CH_OUT]);
+			s->free_next = out.free_sources;
+			out.free_sources = s;
+			return NULL;
+		}
+	}
+	s->refs = 1;
+	keep_tail(s);
+	return s;
+}
+
+/* The last reference: the sinks lose a source, the memory is kept. */
+static void
+source_unref(struct source *s)
+{
+	int ch;
+
+	if (--s->refs > 0)
+		return;
+	for (ch = CH_OUT; ch <= CH_ERR; ch++)
+		if (s->sink[ch])
+			sink_release(s->sink[ch]);
+	s->free_next = out.free_sources;
+	out.free_sources = s;
+}
+
+void
+output_detach(struct output *s)
+{
+	s->conf = NULL;
+	source_unref(s);
+}
+
+/*
+ * The same process under a new description (a reload that changed no
+ * key shaping it): where its output goes is the same, the rotation
+ * limits of its files may not be.
+ */
+void
+output_update(struct output *s, const struct program *p)
+{
+	const struct log_target *t[2] = { &p->out, &p->err };
+	int ch;
+
+	s->conf = p;
+	for (ch = CH_OUT; ch <= CH_ERR; ch++) {
+		struct sink *k = s->sink[ch];
+		struct stat st;
+
+		if (!k || !k->path || t[ch]->kind != LOG_FILE)
+			continue;
+		k->maxbytes = t[ch]->maxbytes;
+		k->backups = t[ch]->backups;
+		k->rotates = fstat(k->watch.fd, &st) == 0 &&
+		    S_ISREG(st.st_mode) && k->maxbytes > 0;
+	}
+}
+
 /* ---- programs ---------------------------------------------------------- */
 
 int
-output_prepare(const struct program *p, struct child_stdio *io)
+output_prepare(struct output *s, struct child_stdio *io)
 {
-	struct source *s = source_of(p);
 	int ch, fds[2], *child[2] = { &io->out, &io->err };
 
 	for (ch = CH_OUT; ch <= CH_ERR; ch++) {
@@ -1042,7 +1212,7 @@ output_prepare(const struct program *p, struct child_stdio *io)
 		if (!s->sink[ch])
 			continue;
 		if (!(st = stream_new(s, ch))) {
-			output_spawned(p, io, false);
+			output_spawned(s, io, false);
 			errno = ENOMEM;
 			return -1;
 		}
@@ -1052,7 +1222,7 @@ output_prepare(const struct program *p, struct child_stdio *io)
 		if (pipe2(fds, O_CLOEXEC) < 0) {
 			int err = errno;
 
-			output_spawned(p, io, false);
+			output_spawned(s, io, false);
 			errno = err;
 			return -1;
 		}
@@ -1065,10 +1235,8 @@ output_prepare(const struct program *p, struct child_stdio *io)
 }
 
 void
-output_spawned(const struct program *p, struct child_stdio *io,
-    bool forked)
+output_spawned(struct output *s, struct child_stdio *io, bool forked)
 {
-	struct source *s = source_of(p);
 	int ch, *child[2] = { &io->out, &io->err };
 
 	for (ch = CH_OUT; ch <= CH_ERR; ch++) {
@@ -1082,6 +1250,7 @@ output_spawned(const struct program *p, struct child_stdio *io,
 		if (!forked) {
 			if (st->watch.fd >= 0)
 				close(st->watch.fd);
+			source_unref(s);
 			st->next = out.spare;
 			out.spare = st;
 			continue;
@@ -1099,9 +1268,8 @@ output_spawned(const struct program *p, struct child_stdio *io,
  * writing to the same pipe.
  */
 void
-output_drain(const struct program *p)
+output_drain(struct output *s)
 {
-	struct source *s = source_of(p);
 	int ch, i;
 
 	for (ch = CH_OUT; ch <= CH_ERR; ch++)
@@ -1169,13 +1337,12 @@ output_finish(void)
 }
 
 size_t
-output_stderr_tail(const struct program *p, char *buf, size_t len)
+output_stderr_tail(const struct output *s, char *buf, size_t len)
 {
-	const struct source *s;
 	const char *t;
 	size_t n;
 
-	if (!out.sources || !len || !(s = source_of(p))->tail)
+	if (!s || !len || !s->tail || s->tail_channel < 0)
 		return 0;
 	n = s->tail_len < len - 1 ? s->tail_len : len - 1;
 	t = s->tail + s->tail_len - n;
@@ -1189,4 +1356,23 @@ output_stderr_tail(const struct program *p, char *buf, size_t len)
 	memcpy(buf, t, n);
 	buf[n] = '\0';
 	return n;
+}
+
+void
+output_keep_counts(struct output *to, const struct output *from)
+{
+	memcpy(to->relayed, from->relayed, sizeof(to->relayed));
+	memcpy(to->dropped, from->dropped, sizeof(to->dropped));
+}
+
+void
+output_counts(const struct output *s, unsigned long long relayed[2],
+    unsigned long long dropped[2])
+{
+	int ch;
+
+	for (ch = CH_OUT; ch <= CH_ERR; ch++) {
+		relayed[ch] = s->relayed[ch];
+		dropped[ch] = s->dropped[ch];
+	}
 }

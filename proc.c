@@ -186,6 +186,48 @@ child_exec(char *const argv[], char *const envp[])
 	}
 }
 
+/* One candidate file: 0, or why exec would refuse it. */
+static int
+exec_error(const char *file)
+{
+	struct stat st;
+
+	if (stat(file, &st) < 0)
+		return errno == ENOTDIR ? ENOENT : errno;
+	if (S_ISDIR(st.st_mode) || access(file, X_OK) < 0)
+		return EACCES;
+	return 0;
+}
+
+int
+proc_command_error(char *const argv[], char *const envp[])
+{
+	const char *path, *p;
+	char file[4096];
+	int err = ENOENT, e;
+
+	if (strchr(argv[0], '/'))
+		return exec_error(argv[0]);
+	if (!(path = env_get(envp, "PATH")))
+		path = "/bin:/usr/bin:/usr/local/bin";
+	for (p = path;; p++) {
+		const char *end = strchrnul(p, ':');
+		size_t dlen = (size_t)(end - p);
+
+		if (dlen + strlen(argv[0]) + 2 <= sizeof(file)) {
+			fmt_snprintf(file, sizeof(file), "%.*s/%s", dlen ?
+			    (int)dlen : 1, dlen ? p : ".", argv[0]);
+			if ((e = exec_error(file)) == 0)
+				return 0;
+			if (e == EACCES)
+				err = EACCES;
+		}
+		if (!*end)
+			return err;
+		p = end;
+	}
+}
+
 pid_t
 proc_spawn(char *const argv[], char *const envp[], const sigset_t *mask,
     const struct child_stdio *io, int *errfd)
@@ -325,8 +367,8 @@ proc_exec_failure_code(int err)
 }
 
 /* The parent of pid from /proc/PID/stat, whose comm field may hold ") ". */
-static pid_t
-read_ppid(pid_t pid)
+pid_t
+proc_parent(pid_t pid)
 {
 	char path[32], buf[512];
 	const char *p;
@@ -364,7 +406,7 @@ descends_from(pid_t pid, pid_t self)
 	int depth;
 
 	for (depth = 0; pid > 1 && depth < 4096; depth++) {
-		pid = read_ppid(pid);
+		pid = proc_parent(pid);
 		if (pid == self)
 			return 1;
 	}

@@ -67,6 +67,16 @@ int proc_exit_code(int wstatus);
 int proc_exec_failure_code(int err);
 
 /*
+ * Whether argv[0] would run, found as the child's exec finds it (a PATH
+ * search in envp): 0, ENOENT (not found) or EACCES (not executable).
+ * For supervisord's NO_FILE and NOT_EXECUTABLE before a start.
+ */
+int proc_command_error(char *const argv[], char *const envp[]);
+
+/* The parent of pid, from /proc; -1 when it cannot be read. */
+pid_t proc_parent(pid_t pid);
+
+/*
  * Sends sig to every descendant of tend (kill(-1) when tend is PID 1 of
  * its namespace, else a walk of /proc). Returns how many were signalled,
  * or -1 when /proc could not be read.

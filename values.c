@@ -4,6 +4,7 @@
  * to accept and reject exactly what supervisord does, plus the documented
  * extension %(ENV_X:-default)s.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -300,6 +301,83 @@ val_octal(const char *s, mode_t *out, const char **err)
 bad:
 	*err = "expected an octal umask (such as 022)";
 	return -1;
+}
+
+int
+val_inet(const char *s, bool any_ok, struct inet_addr *out, const char **err)
+{
+	const char *colon = strrchr(s, ':'), *port = colon ? colon + 1 : s;
+	char host[64];
+	size_t hlen = colon ? (size_t)(colon - s) : 0;
+	unsigned long long num;
+
+	*err = any_ok ? "expected HOST:PORT, :PORT or *:PORT with a numeric "
+	    "host (such as 127.0.0.1:9001)" : "expected HOST:PORT with a "
+	    "numeric host or localhost (such as 127.0.0.1:8080)";
+	memset(out, 0, sizeof(*out));
+	if (!colon && !any_ok)
+		return -1;
+	if (val_digits(&port, 10, 65535, &num) < 0 || *port || num == 0 ||
+	    hlen >= sizeof(host))
+		return -1;
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	if (hlen >= 2 && host[0] == '[' && host[hlen - 1] == ']') {
+		host[hlen - 1] = '\0';
+		out->len = sizeof(out->u.in6);
+		out->u.in6.sin6_family = AF_INET6;
+		out->u.in6.sin6_port = htons((uint16_t)num);
+		return inet_pton(AF_INET6, host + 1, &out->u.in6.sin6_addr) == 1 ?
+		    0 : -1;
+	}
+	out->len = sizeof(out->u.in);
+	out->u.in.sin_family = AF_INET;
+	out->u.in.sin_port = htons((uint16_t)num);
+	if (!*host || !strcmp(host, "*"))
+		return any_ok ? 0 : -1;		/* INADDR_ANY */
+	if (!strcmp(host, "localhost"))
+		strcpy(host, "127.0.0.1");
+	return inet_pton(AF_INET, host, &out->u.in.sin_addr) == 1 ? 0 : -1;
+}
+
+int
+val_names(struct arena *a, const char *s, const char ***names,
+    const char **err)
+{
+	const char **out;
+	size_t n = 1, i = 0;
+	const char *p;
+
+	for (p = s; *p; p++)
+		n += *p == ',';
+	if (!(out = arena_alloc(a, n * sizeof(*out)))) {
+		*err = no_memory;
+		return -1;
+	}
+	for (p = s; *p;) {
+		size_t len = strcspn(p, ","), lead = strspn(p, " \t\n");
+		const char *start = p + (lead < len ? lead : len);
+		const char *end = p + len;
+
+		while (end > start && strchr(" \t\n", end[-1]))
+			end--;
+		p += len + (p[len] == ',');
+		if (end == start)
+			continue;
+		if (memchr(start, ':', (size_t)(end - start)) ||
+		    memchr(start, '/', (size_t)(end - start)) ||
+		    strcspn(start, " \t\n") < (size_t)(end - start)) {
+			*err = "expected comma-separated names without blanks, "
+			    "':' or '/'";
+			return -1;
+		}
+		if (!(out[i++] = arena_strndup(a, start, (size_t)(end - start)))) {
+			*err = no_memory;
+			return -1;
+		}
+	}
+	*names = out;
+	return (int)i;
 }
 
 int

@@ -7,7 +7,9 @@
 #ifndef TEND_VALUES_H
 #define TEND_VALUES_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "mem.h"
@@ -31,6 +33,30 @@ int val_seconds_ms(const char *s, long max, long *ms, const char **err);
 /* Comma-separated exit codes 0..255 into a 256-bit set. */
 int val_exitcodes(const char *s, unsigned char set[32], const char **err);
 int val_octal(const char *s, mode_t *out, const char **err);
+
+/*
+ * HOST:PORT as a socket address, with a numeric IPv4 or IPv6 ([::1])
+ * host or localhost: PID 1 never waits on a name server. With any_ok,
+ * ":PORT", "*:PORT" and a bare PORT mean every interface, as in
+ * supervisord's [inet_http_server] port=.
+ */
+struct inet_addr {
+	socklen_t len;			/* 0: none */
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} u;
+};
+int val_inet(const char *s, bool any_ok, struct inet_addr *out,
+    const char **err);
+
+/*
+ * A comma-separated list of names (supervisord's list_of_strings),
+ * each without blanks, ':' or '/'. Returns the count, or -1.
+ */
+int val_names(struct arena *a, const char *s, const char ***names,
+    const char **err);
 
 enum autorestart { RESTART_NEVER, RESTART_UNEXPECTED, RESTART_ALWAYS };
 int val_autorestart(const char *s, enum autorestart *out, const char **err);

@@ -18,6 +18,9 @@ MODES = ["pid1", "child"]
 # supervisor package creates /etc/supervisor/supervisord.conf): an empty
 # TEND_CONFIG means "no file". Tests that want one pass -c.
 os.environ["TEND_CONFIG"] = ""
+# Nor the machine's /run/tend.sock: tests that want a control socket
+# name a private one.
+os.environ["TEND_CONTROL_SOCKET"] = "none"
 
 
 def helper(name):

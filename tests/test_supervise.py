@@ -1125,8 +1125,8 @@ def test_every_error_of_a_file_is_reported(tmp_path):
 def test_unknown_and_unsupported_settings_warn_once_each_and_tend_runs(
         supervise):
     ini = """
-        [unix_http_server]
-        file=/tmp/tend-test.sock
+        [fcgi-program:php]
+        command=php-fpm
 
         [program:svc]
         command=sleep 1000
@@ -1142,7 +1142,7 @@ def test_unknown_and_unsupported_settings_warn_once_each_and_tend_runs(
     conf = re.escape(str(s.conf))
     warnings = s.err.lines(r"^tend: warning: ")
     assert len(warnings) == 4, warnings
-    for needle, about in [("[unix_http_server]", "unix_http_server"),
+    for needle, about in [("[fcgi-program:php]", "fcgi-program"),
                           ("no_such_key", "no_such_key"),
                           ("stdout_syslog", "stdout_syslog"),
                           ("[eventlistener:listener]", "eventlistener")]:

@@ -1,0 +1,73 @@
+/*
+ * web.c: the status page and the log tails. The page is a real file
+ * (web/page.html, with its style and script beside it) made into one
+ * string at build time (tools/embed.sh); it renders the JSON API with
+ * textContent only, and its Content-Security-Policy allows no script
+ * or style but its own two, by hash. Actions are POSTs that http.c
+ * refuses from another origin.
+ *
+ * GET /logtail/NAME[/stdout|/stderr] is supervisord's tail -f: the
+ * last 1024 bytes of the log file, then everything tend writes to it.
+ */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "page.h"
+#include "prog.h"
+
+void
+web_page(struct conn *c, const struct http_request *r)
+{
+	(void)r;
+	http_header(c, "Content-Security-Policy: default-src 'none'; "
+	    "script-src '" PAGE_SCRIPT_HASH "'; style-src '" PAGE_STYLE_HASH
+	    "'; connect-src 'self'; img-src 'self'; base-uri 'none'; "
+	    "form-action 'none'; frame-ancestors 'none'");
+	http_header(c, "X-Content-Type-Options: nosniff");
+	http_header(c, "X-Frame-Options: DENY");
+	http_header(c, "Referrer-Policy: no-referrer");
+	http_header(c, "Cache-Control: no-store");
+	buf_put(http_body(c), page_html, sizeof(page_html) - 1);
+	http_send(c, 200, "text/html; charset=utf-8");
+}
+
+void
+web_logtail(struct conn *c, const struct http_request *r)
+{
+	char spec[256], start[1024], *channel;
+	const struct log_target *t;
+	struct prog_info in;
+	struct proc *p;
+	struct stat st;
+	ssize_t n = 0;
+	int fd;
+
+	if (strlen(r->path) - strlen("/logtail/") >= sizeof(spec)) {
+		http_error(c, 404, "no such process");
+		return;
+	}
+	strcpy(spec, r->path + strlen("/logtail/"));
+	if ((channel = strchr(spec, '/')) != NULL)
+		*channel++ = '\0';
+	if (!(p = prog_find(spec, false)) || (channel &&
+	    strcmp(channel, "stdout") && strcmp(channel, "stderr"))) {
+		http_error(c, 404, "no such process or channel");
+		return;
+	}
+	prog_info(p, &in);
+	t = channel && !strcmp(channel, "stderr") ? &in.conf->err :
+	    &in.conf->out;
+	if (t->kind != LOG_FILE || (fd = open(t->path, O_RDONLY |
+	    O_CLOEXEC)) < 0) {
+		http_error(c, 404, "no log file");
+		return;
+	}
+	if (fstat(fd, &st) == 0)
+		n = pread(fd, start, sizeof(start), st.st_size > (off_t)sizeof(start) ?
+		    st.st_size - (off_t)sizeof(start) : 0);
+	close(fd);
+	http_stream(c, t->path, start, n > 0 ? (size_t)n : 0);
+}

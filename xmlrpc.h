@@ -1,0 +1,43 @@
+/*
+ * xmlrpc.h: the XML-RPC request parser (xmlrpc.c), exposed for the
+ * tests and the fuzzer.
+ */
+#ifndef TEND_XMLRPC_H
+#define TEND_XMLRPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "mem.h"
+
+/* Nesting and count limits of one request's values. */
+#define XML_DEPTH 8
+#define XML_VALUES 4096
+
+enum xval_type { XV_STRING, XV_INT, XV_BOOL, XV_ARRAY, XV_STRUCT };
+
+/* A parsed value; arrays and structs list their items (first, next). */
+struct xval {
+	enum xval_type type;
+	char *s;			/* XV_STRING, and an int's text */
+	long long i;			/* XV_INT, XV_BOOL */
+	char *name;			/* a struct member's name */
+	struct xval *first, *next;
+	size_t n;
+};
+
+/*
+ * Parses a methodCall in place (body is written to): 0 with the method
+ * name and its params (an array), -1 for what is not a methodCall, -2
+ * for a type tend does not take (double, base64, dateTime, nil).
+ */
+int xmlrpc_parse(char *body, size_t len, struct arena *a, char **method,
+    struct xval *params);
+
+/* A methodResponse: its value, or its fault struct (*is_fault). */
+int xmlrpc_parse_response(char *body, size_t len, struct arena *a,
+    struct xval *value, bool *is_fault);
+/* A member of a struct, or NULL. */
+const struct xval *xmlrpc_member(const struct xval *v, const char *name);
+
+#endif
