@@ -71,6 +71,10 @@ put_program(struct buf *b, const struct proc *p)
 	    "\"description\":", in.restarts, in.conf->critical ? "true" :
 	    "false", in.ready ? "true" : "false");
 	buf_json(b, in.description);
+	buf_puts(b, ",\"logfile\":");
+	buf_json(b, in.conf->out.kind == LOG_FILE ? in.conf->out.path : NULL);
+	buf_puts(b, ",\"stderr_logfile\":");
+	buf_json(b, in.conf->err.kind == LOG_FILE ? in.conf->err.path : NULL);
 	buf_puts(b, "}");
 }
 
@@ -260,7 +264,7 @@ reload(struct conn *c)
 }
 
 static void
-tend_info(struct conn *c)
+tend_info(struct conn *c, const struct http_request *r)
 {
 	struct tend_status st;
 	struct buf *b = http_body(c);
@@ -270,7 +274,8 @@ tend_info(struct conn *c)
 	    "\"uptime\":%lld,\"phase\":\"%s\",\"config_file\":", TEND_VERSION,
 	    (int)st.pid, st.started, st.uptime_ms / 1000, st.phase);
 	buf_json(b, st.config_file);
-	buf_printf(b, ",\"arena_bytes\":%zu}\n", arena_mapped());
+	buf_printf(b, ",\"arena_bytes\":%zu,\"may_act\":%s}\n", arena_mapped(),
+	    r->may_act ? "true" : "false");
 	http_send(c, 200, JSON);
 }
 
@@ -282,7 +287,7 @@ api_handle(struct conn *c, const struct http_request *r)
 
 	fmt_snprintf(path, sizeof(path), "%s", r->path + strlen("/api/v1/"));
 	if (!strcmp(path, "tend") && !post)
-		return tend_info(c);
+		return tend_info(c, r);
 	if (!strcmp(path, "programs") && !post)
 		return list_programs(c);
 	if (!strcmp(path, "reload") && post)
@@ -394,7 +399,7 @@ own_figures(long long *rss, int *fds)
 			buf[n] = '\0';
 			q = strchr(buf, ' ');
 			if (q && (q++, val_digits(&q, 10, 1ULL << 40, &pages) == 0))
-				*rss = (long long)pages * sysconf(_SC_PAGESIZE);
+				*rss = (long long)pages * getpagesize();
 		}
 	}
 	if ((fd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY |

@@ -1037,6 +1037,27 @@ apply_overrides(struct loader *l)
 	}
 }
 
+/* supervisord's rule: a username and a password, or neither. */
+static void
+check_credentials(struct loader *l)
+{
+	static const char *const sections[] = { "unix_http_server",
+	    "inet_http_server" };
+	const struct config *c = l->config;
+	bool half[2] = { !c->socket_username != !c->socket_password,
+	    !c->http_username != !c->http_password };
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		const struct raw_section *s = find_section(l, sections[i]);
+
+		if (half[i])
+			conf_error(l, s ? s->file : c->file, s ? s->line : 0,
+			    "[%s]: a username needs a password, and a password "
+			    "a username", sections[i]);
+	}
+}
+
 static void
 read_settings(struct loader *l, const char *section)
 {
@@ -1426,6 +1447,7 @@ conf_load(const struct conf_request *req, int *errors)
 	read_settings(&l, "inet_http_server");
 	read_settings(&l, "supervisorctl");
 	read_settings(&l, "tend");
+	check_credentials(&l);
 	if (req->settings_only) {
 		*errors = l.errors;
 		return c;

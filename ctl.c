@@ -669,11 +669,17 @@ die(int status, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
+	int n;
 
 	va_start(ap, fmt);
-	fmt_vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = fmt_vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fatalx(status, "ctl: %s", msg);
+	if (n >= (int)sizeof(msg) - 1)
+		n = (int)sizeof(msg) - 2;
+	msg[n] = '\n';
+	(void)write_all(STDERR_FILENO, "tend ctl: ", 10);
+	(void)write_all(STDERR_FILENO, msg, (size_t)n + 1);
+	exit(status);
 }
 
 /* One request; the connection to read the reply from, or -1. */
@@ -705,6 +711,18 @@ send_request(const char *method, const char *path, const char *body,
 	return fd;
 }
 
+/* The blank line that ends a head, or NULL. */
+static char *
+head_end(char *p, size_t len)
+{
+	char *end = p + len;
+
+	for (; p && end - p >= 4; p++)
+		if (!memcmp(p, "\r\n\r\n", 4))
+			return p;
+	return NULL;
+}
+
 static int
 hex_value(char c)
 {
@@ -731,7 +749,7 @@ print_reply(int fd, int *exit_status)
 
 	buf_init(&b, 0);
 	*exit_status = -1;
-	while (!(end = b.len ? strstr(b.data, "\r\n\r\n") : NULL)) {
+	while (!(end = head_end(b.data, b.len))) {
 		char *room = buf_room(&b, 4097);
 		ssize_t n = room ? read(fd, room, 4096) : -1;
 
@@ -751,7 +769,8 @@ print_reply(int fd, int *exit_status)
 		    &x) < 0 ? -1 : (int)x;
 	}
 	chunked = false;
-	for (h = strstr(b.data, "\r\n"); h; h = strstr(h + 2, "\r\n")) {
+	for (h = strchr(b.data, '\r'); h && h[1] == '\n'; h = strchr(h + 2,
+	    '\r')) {
 		const char *v = strchr(h + 2, ':');
 		unsigned long long x;
 

@@ -17,4 +17,7 @@ int fmt_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 int fmt_snprintf(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The proleptic Gregorian date of a day count since 1970-01-01. */
+void fmt_civil_date(long long days, long long *y, unsigned *m, unsigned *d);
+
 #endif

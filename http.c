@@ -90,8 +90,7 @@ static struct {
 	struct arena arena;
 	struct conn *conns, *free;
 	int nconns;
-} srv = { .unix_l = { .watch = { .fd = -1 } },
-    .tcp_l = { .watch = { .fd = -1 }, .tcp = true } };
+} srv;
 
 static void conn_close(struct conn *c);
 static void conn_ready(struct watch *w, uint32_t events);
@@ -315,8 +314,16 @@ listen_unix(const struct config *c)
 	    chmod(tmp.sun_path, c->socket_mode) < 0 ||
 	    (c->socket_owner_spec && chown(tmp.sun_path, c->socket_owner.uid,
 	    c->socket_owner.gid) < 0) || rename(tmp.sun_path, sa.sun_path) < 0) {
-		log_warn("%s: cannot make the control socket; running without "
-		    "it", c->socket_path);
+		/*
+		 * tini's contract, with no configuration: the default socket
+		 * is a convenience, and a read-only root is no news
+		 */
+		if (!c->file && !strcmp(c->socket_path, DEFAULT_CONTROL_SOCKET))
+			log_debug("%s: no control socket: %s", c->socket_path,
+			    strerror(errno));
+		else
+			log_warn("%s: cannot make the control socket; running "
+			    "without it", c->socket_path);
 		if (fd >= 0)
 			close(fd);
 		(void)unlink(tmp.sun_path);
@@ -372,6 +379,8 @@ listen_tcp(const struct config *c)
 void
 http_setup(const struct config *c)
 {
+	srv.unix_l.watch.fd = srv.tcp_l.watch.fd = -1;
+	srv.tcp_l.tcp = true;
 	listen_unix(c);
 	listen_tcp(c);
 }
@@ -463,6 +472,20 @@ line_end(char *p, char *end, char **next)
 	return nl;
 }
 
+bool
+http_has_token(const char *value, const char *token)
+{
+	size_t n = strlen(token);
+
+	while (value && *value) {
+		value += strspn(value, " \t,");
+		if (!strncasecmp(value, token, n) && strchr(" \t,;", value[n]))
+			return true;
+		value = strchr(value, ',');
+	}
+	return false;
+}
+
 static char *
 trim(char *s, char *end)
 {
@@ -537,8 +560,8 @@ http_parse_head(char *buf, size_t len, struct http_request *r,
 		} else if (!strcasecmp(p, "transfer-encoding")) {
 			return 501;	/* no chunked bodies */
 		} else if (!strcasecmp(p, "connection")) {
-			conn_close |= strcasestr(value, "close") != NULL;
-			conn_keep |= strcasestr(value, "keep-alive") != NULL;
+			conn_close |= http_has_token(value, "close");
+			conn_keep |= http_has_token(value, "keep-alive");
 		} else if (!strcasecmp(p, "host")) {
 			r->host = value;
 		} else if (!strcasecmp(p, "origin")) {
@@ -855,6 +878,7 @@ reason(int status)
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 406: return "Not Acceptable";
 	case 408: return "Request Timeout";
 	case 409: return "Conflict";
 	case 411: return "Length Required";

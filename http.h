@@ -29,6 +29,9 @@ struct http_request {
 	bool may_act;			/* may change state (credentials) */
 };
 
+/* Whether a comma-separated header value lists token (any case). */
+bool http_has_token(const char *value, const char *token);
+
 /* Listens as the configuration says; a failure is a warning, never fatal. */
 void http_setup(const struct config *c);
 /* Replies still being written, at the end of a shutdown. */

@@ -68,8 +68,9 @@ static struct {
 	enum phase phase;
 	struct timer budget;		/* the shutdown's; pending during it */
 	bool budget_over;
-	int critical_status;		/* -1 unless a critical program ended */
-} init = { .critical_status = -1 };
+	bool critical_ended;
+	int critical_status;		/* the status of the one that did */
+} init;
 
 /* Whether any child remains, without reaping it. */
 static bool
@@ -132,6 +133,7 @@ advance(void)
 	prog_settle();
 	if (init.phase == PHASE_RUNNING &&
 	    (status = prog_critical_exit()) >= 0) {
+		init.critical_ended = true;
 		init.critical_status = status;
 		begin_shutdown(0);
 	}
@@ -473,7 +475,7 @@ exit_status(bool killed)
 {
 	int status;
 
-	if (init.critical_status >= 0)
+	if (init.critical_ended)
 		status = init.critical_status;
 	else if (prog_has_main())
 		status = prog_main_status();

@@ -28,7 +28,7 @@ static struct {
 	int next, nevents;		/* the batch being dispatched */
 	struct timer **heap;		/* heap[0] is unused: slots count from 1 */
 	size_t ntimers, cap;
-} loop = { .epfd = -1 };
+} loop;
 
 long long
 loop_now(void)

@@ -513,22 +513,6 @@ sink_room(struct sink *k, size_t need)
 
 /* ---- formatting -------------------------------------------------------- */
 
-/* Proleptic Gregorian date of a day count since 1970-01-01. */
-static void
-civil_date(long long days, long long *y, unsigned *m, unsigned *d)
-{
-	long long z = days + 719468;
-	long long era = (z >= 0 ? z : z - 146096) / 146097;
-	unsigned doe = (unsigned)(z - era * 146097);
-	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	unsigned mp = (5 * doy + 2) / 153;
-
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = (long long)yoe + era * 400 + (*m <= 2);
-}
-
 /* "2026-11-25T10:50:23.123Z" (24 bytes), formatted once per millisecond. */
 static const char *
 stamp(void)
@@ -543,7 +527,7 @@ stamp(void)
 		return out.stamp;
 	out.stamp_ms = ms;
 	s = ts.tv_sec;
-	civil_date(s / 86400 - (s % 86400 < 0), &y, &m, &d);
+	fmt_civil_date(s / 86400 - (s % 86400 < 0), &y, &m, &d);
 	s = (s % 86400 + 86400) % 86400;
 	fmt_snprintf(out.stamp, sizeof(out.stamp),
 	    "%04lld-%02u-%02uT%02u:%02u:%02u.%03uZ", y, m, d,

@@ -88,12 +88,13 @@ static struct {
 	bool shutting_down;
 	int main_stop_signal;
 	int shutdown_asked;		/* 0, or 1 + the signal for main */
-	int critical_status;		/* -1 until a critical program ends */
+	bool critical_ended;		/* a critical program has ended */
+	int critical_status;		/* its status */
 	char critical_name[128], critical_state[16], critical_how[64];
 	char critical_tail[4096];
 	struct prog_op *ops;
 	bool dirty;			/* a transition since prog_settle */
-} progs = { .critical_status = -1 };
+} progs;
 
 static const char *const state_names[] = {
 	[STATE_STOPPED] = "STOPPED", [STATE_STARTING] = "STARTING",
@@ -211,8 +212,9 @@ static void
 critical_ended(struct proc *p, int status)
 {
 	if (!p->conf->critical || progs.shutting_down ||
-	    progs.critical_status >= 0 || p->stop_requested)
+	    progs.critical_ended || p->stop_requested)
 		return;
+	progs.critical_ended = true;
 	progs.critical_status = status;
 	fmt_snprintf(progs.critical_name, sizeof(progs.critical_name), "%s",
 	    p->conf->name);
@@ -231,7 +233,7 @@ prog_critical_summary(char *buf, size_t len)
 	static const char head[] = "last lines on its stderr:\n";
 	size_t n, tail = strlen(progs.critical_tail);
 
-	if (progs.critical_status < 0 || len == 0)
+	if (!progs.critical_ended || len == 0)
 		return 0;
 	n = (size_t)fmt_snprintf(buf, len, "tend: critical program '%s' ended "
 	    "in state %s (%s); tend exited with status %d\n",
@@ -1121,7 +1123,8 @@ prog_reaped(pid_t pid, int wstatus)
 int
 prog_critical_exit(void)
 {
-	return progs.shutting_down ? -1 : progs.critical_status;
+	return progs.shutting_down || !progs.critical_ended ? -1 :
+	    progs.critical_status;
 }
 
 void
@@ -1363,13 +1366,13 @@ static void
 stop_time_text(long long t, char *buf, size_t len)
 {
 	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-	struct tm tm;
-	time_t tt = (time_t)t;
+	long long y, s = (t % 86400 + 86400) % 86400;
+	unsigned m, d, hour = (unsigned)(s / 3600);
 
-	gmtime_r(&tt, &tm);
-	fmt_snprintf(buf, len, "%.3s %02d %02d:%02d %s",
-	    months + 3 * tm.tm_mon, tm.tm_mday, tm.tm_hour % 12 ?
-	    tm.tm_hour % 12 : 12, tm.tm_min, tm.tm_hour < 12 ? "AM" : "PM");
+	fmt_civil_date(t / 86400 - (t % 86400 < 0), &y, &m, &d);
+	fmt_snprintf(buf, len, "%.3s %02u %02u:%02u %s", months + 3 * (m - 1),
+	    d, hour % 12 ? hour % 12 : 12, (unsigned)(s / 60 % 60),
+	    hour < 12 ? "AM" : "PM");
 }
 
 /* "Waiting for db, cache": the dependencies not ready yet. */

@@ -38,7 +38,7 @@ static struct {
 	struct watch sock;
 	char name[16];			/* "@" and the kernel's 5 hex digits */
 	struct readiness *checks;	/* those with a command under way */
-} rd = { .sock = { .fd = -1 } };
+} rd;
 
 int
 ready_parse_notify(const char *msg, size_t len, bool *ready, char *status,
@@ -157,6 +157,7 @@ ready_setup(void)
 	socklen_t len = sizeof(sa);
 	int fd, on = 1;
 
+	rd.sock.fd = -1;
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	/* a bind of the family alone asks the kernel for a unique name */
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on,

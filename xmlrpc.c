@@ -50,25 +50,30 @@ skip_space(struct xml_parser *x)
 		x->p++;
 }
 
+/* Past the next close (of n bytes) after the opening of m, or to the end. */
+static void
+skip_past(struct xml_parser *x, size_t m, const char *close, size_t n)
+{
+	for (x->p += m; x->end - x->p >= (long)n; x->p++)
+		if (!memcmp(x->p, close, n)) {
+			x->p += n;
+			return;
+		}
+	x->p = x->end;
+}
+
 /* Skips blanks, comments and the <?xml ...?> declaration. */
 static void
 skip_misc(struct xml_parser *x)
 {
 	for (;;) {
 		skip_space(x);
-		if (x->end - x->p >= 4 && !memcmp(x->p, "<!--", 4)) {
-			char *e = memmem(x->p + 4, (size_t)(x->end - x->p - 4),
-			    "-->", 3);
-
-			x->p = e ? e + 3 : x->end;
-		} else if (x->end - x->p >= 2 && !memcmp(x->p, "<?", 2)) {
-			char *e = memmem(x->p + 2, (size_t)(x->end - x->p - 2),
-			    "?>", 2);
-
-			x->p = e ? e + 2 : x->end;
-		} else {
+		if (x->end - x->p >= 4 && !memcmp(x->p, "<!--", 4))
+			skip_past(x, 4, "-->", 3);
+		else if (x->end - x->p >= 2 && !memcmp(x->p, "<?", 2))
+			skip_past(x, 2, "?>", 2);
+		else
 			return;
-		}
 	}
 }
 
@@ -321,37 +326,6 @@ xmlrpc_parse(char *body, size_t len, struct arena *a, char **method,
 		return -1;
 	skip_misc(&x);
 	return x.p == x.end ? 0 : -1;
-}
-
-int
-xmlrpc_parse_response(char *body, size_t len, struct arena *a,
-    struct xval *value, bool *is_fault)
-{
-	struct xml_parser x = { body, body + len, a, 0 };
-
-	memset(value, 0, sizeof(*value));
-	if (!open_tag(&x, "methodResponse"))
-		return -1;
-	if ((*is_fault = open_tag(&x, "fault"))) {
-		if (parse_value(&x, value, 0) < 0 || !close_tag(&x, "fault"))
-			return -1;
-	} else if (!open_tag(&x, "params") || !open_tag(&x, "param") ||
-	    parse_value(&x, value, 0) < 0 || !close_tag(&x, "param") ||
-	    !close_tag(&x, "params")) {
-		return -1;
-	}
-	return close_tag(&x, "methodResponse") ? 0 : -1;
-}
-
-const struct xval *
-xmlrpc_member(const struct xval *v, const char *name)
-{
-	const struct xval *m;
-
-	for (m = v && v->type == XV_STRUCT ? v->first : NULL; m; m = m->next)
-		if (!strcmp(m->name, name))
-			return m;
-	return NULL;
 }
 
 /* ---- rendering ---------------------------------------------------------------- */
@@ -956,16 +930,6 @@ tail_log(struct call *cl, int ch)
 static void tail_stdout(struct call *cl) { tail_log(cl, 0); }
 static void tail_stderr(struct call *cl) { tail_log(cl, 1); }
 
-/* tend's own log file, for supervisorctl maintail. */
-static void
-read_main_log(struct call *cl)
-{
-	const struct config *c = prog_config();
-
-	read_file(cl, c->logfile ? c->logfile : "", cl->arg[0]->i,
-	    cl->arg[1]->i);
-}
-
 /* ---- configuration -------------------------------------------------------------- */
 
 static void
@@ -1132,9 +1096,6 @@ restart(struct call *cl)
 
 /* ---- the table and the dispatch --------------------------------------------------- */
 
-static void list_methods(struct call *cl);
-static void multicall(struct call *cl);
-
 /*
  * Each method with its parameters: s string, i int, b boolean, a array;
  * those after '|' may be left out. act: it changes something, and needs
@@ -1169,30 +1130,15 @@ static const struct method {
 	{ "supervisor.tailProcessStdoutLog", "sii", false, tail_stdout },
 	{ "supervisor.tailProcessLog", "sii", false, tail_stdout },
 	{ "supervisor.tailProcessStderrLog", "sii", false, tail_stderr },
-	{ "supervisor.readLog", "ii", false, read_main_log },
-	{ "supervisor.readMainLog", "ii", false, read_main_log },
 	{ "supervisor.reloadConfig", "", true, reload_config },
 	{ "supervisor.addProcessGroup", "s", true, add_group },
 	{ "supervisor.removeProcessGroup", "s", true, remove_group },
 	{ "supervisor.getAllConfigInfo", "", false, all_config_info },
 	{ "supervisor.shutdown", "", true, shutdown_tend },
 	{ "supervisor.restart", "", true, restart },
-	{ "system.listMethods", "", false, list_methods },
-	{ "system.multicall", "a", false, multicall },
 };
 
 #define NMETHODS (sizeof(methods) / sizeof(methods[0]))
-
-static void
-list_methods(struct call *cl)
-{
-	size_t i;
-
-	X_ARRAY(cl->b);
-	for (i = 0; i < NMETHODS; i++)
-		x_string(cl->b, methods[i].name);
-	X_END_ARRAY(cl->b);
-}
 
 static bool
 type_fits(char want, const struct xval *v)
@@ -1228,7 +1174,7 @@ call_method(struct call *cl, const char *name, const struct xval *params,
 	}
 	if (m->act && !may_act)
 		return 401;
-	/* once a shutdown is under way, only system.* answers */
+	/* once a shutdown is under way, supervisor.* answers no more */
 	if (!strncmp(name, "supervisor.", 11) && prog_shutting_down()) {
 		fault(cl, RESULT_SHUTDOWN_STATE, "SHUTDOWN_STATE");
 		return 0;
@@ -1252,51 +1198,6 @@ call_method(struct call *cl, const char *name, const struct xval *params,
 	}
 	m->call(cl);
 	return 0;
-}
-
-/*
- * supervisord's multicall: bare values for successes, fault structs
- * for faults. Calls that would hold the reply do not wait here.
- */
-static void
-multicall(struct call *cl)
-{
-	const struct xval *item;
-
-	X_ARRAY(cl->b);
-	for (item = cl->arg[0]->first; item; item = item->next) {
-		const struct xval *m, *name = NULL, *params = NULL;
-		struct call inner = { .c = cl->c, .b = cl->b, .nowait = true,
-		    .may_act = cl->may_act };
-		size_t mark = cl->b->len;
-
-		for (m = item->type == XV_STRUCT ? item->first : NULL; m;
-		    m = m->next) {
-			if (!strcmp(m->name, "methodName") && m->type == XV_STRING)
-				name = m;
-			else if (!strcmp(m->name, "params") &&
-			    m->type == XV_ARRAY)
-				params = m;
-		}
-		if (!name || !params) {
-			x_fault(cl->b, 2, "INCORRECT_PARAMETERS: No methodName");
-			continue;
-		}
-		if (!strcmp(name->s, "system.multicall")) {
-			x_fault(cl->b, 2, "INCORRECT_PARAMETERS: Recursive "
-			    "system.multicall forbidden");
-			continue;
-		}
-		if (call_method(&inner, name->s, params, cl->may_act) == 401) {
-			x_fault(cl->b, 1, "UNKNOWN_METHOD: not allowed");
-			continue;
-		}
-		if (inner.fault) {
-			cl->b->len = mark;	/* a partial value goes */
-			x_fault(cl->b, inner.fault, inner.message);
-		}
-	}
-	X_END_ARRAY(cl->b);
 }
 
 void

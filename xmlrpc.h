@@ -34,10 +34,4 @@ struct xval {
 int xmlrpc_parse(char *body, size_t len, struct arena *a, char **method,
     struct xval *params);
 
-/* A methodResponse: its value, or its fault struct (*is_fault). */
-int xmlrpc_parse_response(char *body, size_t len, struct arena *a,
-    struct xval *value, bool *is_fault);
-/* A member of a struct, or NULL. */
-const struct xval *xmlrpc_member(const struct xval *v, const char *name);
-
 #endif

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Builds page.h from web/: the status page with its style and script put
-# inline, as one C string, and the SHA-256 of each for the page's
-# Content-Security-Policy. Only POSIX tools: sed, od, awk, sha256sum.
+# inline, gzip-compressed (tend sends it as it is, Content-Encoding: gzip),
+# as one C string, and the SHA-256 of the style and of the script for the
+# page's Content-Security-Policy. Only the base system's tools: sed, od,
+# awk, gzip, sha256sum.
 #     tools/embed.sh web > page.h
 set -eu
 dir=$1
@@ -42,6 +44,6 @@ done < "$dir/page.html" > "$tmp"
 echo "/* page.h: made by tools/embed.sh from $dir/; do not edit. */"
 printf '#define PAGE_STYLE_HASH "sha256-%s"\n' "$(hash "$dir/page.css")"
 printf '#define PAGE_SCRIPT_HASH "sha256-%s"\n' "$(hash "$dir/page.js")"
-echo 'static const char page_html[] ='
-od -An -v -tx1 "$tmp" | sed 's/ *$//; s/ /\\x/g; s/^/"/; s/$/"/'
+echo 'static const char page_gz[] ='
+gzip -9n < "$tmp" | od -An -v -tx1 | sed 's/ *$//; s/ /\\x/g; s/^/"/; s/$/"/'
 echo ';'
