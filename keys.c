@@ -264,8 +264,10 @@ key_parse(struct arena *a, struct program *p, const struct key_def *k,
 		break;
 	case K_NAME:
 		*(const char **)field = v;
-		if (!key_valid_name(v))
+		if (!key_valid_name(v)) {
 			*err = "expected a name without blanks, ':' or '/'";
+			rc = -1;
+		}
 		break;
 	case K_COMMAND:
 		*(const char **)field = v;
@@ -280,9 +282,10 @@ key_parse(struct arena *a, struct program *p, const struct key_def *k,
 		break;
 	case K_MS:
 		if ((rc = val_seconds_ms(v, MAX_GRACE_MS, (long *)field,
-		    err)) == 0)
-			*err = *(long *)field < k->min ? "expected at least "
-			    "0.05 seconds" : NULL;
+		    err)) == 0 && *(long *)field < k->min) {
+			*err = "expected at least 0.05 seconds";
+			rc = -1;
+		}
 		break;
 	case K_BYTES:
 		rc = val_bytes(v, (long long *)field, err);
@@ -334,7 +337,8 @@ key_parse(struct arena *a, struct program *p, const struct key_def *k,
 		*warn = "is not supported by tend, ignored";
 		break;
 	}
-	return rc < 0 || *err ? -1 : 0;
+	/* *err may hold a message even when the value was good */
+	return rc < 0 ? -1 : 0;
 }
 
 /* ---- [supervisord], [tend] and the control sections ------------------------ */

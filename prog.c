@@ -496,6 +496,7 @@ on_exit(struct proc *p, int wstatus)
 	ready_end(&p->ready);
 	failed = p->set_up_failed;
 	p->pid = 0;
+	p->notify_status[0] = '\0';	/* it spoke for that process */
 	p->status = failed && p->failure.stage == STAGE_EXEC ?
 	    proc_exec_failure_code(p->failure.err) : failed ? 127 :
 	    proc_exit_code(wstatus);
