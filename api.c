@@ -16,7 +16,6 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -26,6 +25,7 @@
 #include "log.h"
 #include "mem.h"
 #include "output.h"
+#include "proc.h"
 #include "prog.h"
 #include "sig.h"
 
@@ -406,7 +406,7 @@ own_figures(long long *rss, int *fds)
 	    O_CLOEXEC)) < 0)
 		return;
 	*fds = -1;		/* its own descriptor is not counted */
-	while ((n = (int)syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0)
+	while ((n = proc_getdents(fd, buf, sizeof(buf))) > 0)
 		for (p = buf; p < buf + n; p += ((struct dirent *)p)->d_reclen)
 			if (((struct dirent *)p)->d_name[0] != '.')
 				(*fds)++;

@@ -31,6 +31,7 @@
 #include "config.h"
 #include "fmt.h"
 #include "keys.h"
+#include "proc.h"
 #include "log.h"
 #include "sig.h"
 
@@ -443,7 +444,7 @@ glob_walk(struct arena *a, const char *dir, const char *pattern,
 	fd = open(*dir ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	while ((n = getdents(fd, (struct dirent *)buf, sizeof(buf))) > 0) {
+	while ((n = proc_getdents(fd, buf, sizeof(buf))) > 0) {
 		int off = 0;
 
 		while (off < n) {

@@ -427,6 +427,16 @@ dirent_pid(const struct dirent *d)
 	return v > 0 ? (pid_t)v : -1;
 }
 
+/*
+ * The system call itself: glibc has no getdents, and both libcs lay
+ * struct dirent out as the kernel's linux_dirent64 on 64-bit systems.
+ */
+int
+proc_getdents(int fd, char *buf, size_t len)
+{
+	return (int)syscall(SYS_getdents64, fd, buf, len);
+}
+
 int
 proc_kill_descendants(int sig)
 {
@@ -440,7 +450,7 @@ proc_kill_descendants(int sig)
 	fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	while ((n = getdents(fd, (struct dirent *)buf, sizeof(buf))) > 0) {
+	while ((n = proc_getdents(fd, buf, sizeof(buf))) > 0) {
 		int off = 0;
 
 		while (off < n) {

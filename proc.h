@@ -73,6 +73,9 @@ int proc_exec_failure_code(int err);
  */
 int proc_command_error(char *const argv[], char *const envp[]);
 
+/* Directory entries into buf, as struct dirent: bytes, 0 at the end, -1. */
+int proc_getdents(int fd, char *buf, size_t len);
+
 /* The parent of pid, from /proc; -1 when it cannot be read. */
 pid_t proc_parent(pid_t pid);
 

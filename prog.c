@@ -480,7 +480,7 @@ report_failure(struct proc *p, const struct spawn_failure *f)
 static void finish_stop(struct proc *p);
 
 static void
-on_exit(struct proc *p, int wstatus)
+process_exited(struct proc *p, int wstatus)
 {
 	const struct program *c = p->conf;
 	bool failed, expected;
@@ -1114,7 +1114,7 @@ prog_reaped(pid_t pid, int wstatus)
 		return true;
 	for (i = 0; i < progs.n; i++) {
 		if (progs.all[i]->pid == pid) {
-			on_exit(progs.all[i], wstatus);
+			process_exited(progs.all[i], wstatus);
 			return true;
 		}
 	}
