@@ -58,10 +58,17 @@ tests/unit/unit: tests/unit/unit.c $(UNIT_OBJS) $(HDRS)
 	$(CC) $(TEND_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
 	    tests/unit/unit.c $(UNIT_OBJS)
 
+# The control plane's parsers and writers, with everything but main.
+CONTROL_OBJS := $(filter-out init.o,$(OBJS))
+
+tests/unit/control: tests/unit/control.c $(CONTROL_OBJS) $(HDRS)
+	$(CC) $(TEND_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
+	    tests/unit/control.c $(CONTROL_OBJS)
+
 # Each entry point installs what it needs first (apt-get as root).
 test:
 	tests/deps.sh build test
-	$(MAKE) tend tests/unit/unit
+	$(MAKE) tend tests/unit/unit tests/unit/control
 	tests/run
 
 demo:
@@ -75,4 +82,4 @@ bench:
 	/usr/bin/python3 bench/bench.py
 
 clean:
-	rm -f tend $(OBJS) page.h tests/unit/unit
+	rm -f tend $(OBJS) page.h tests/unit/unit tests/unit/control
