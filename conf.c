@@ -314,19 +314,10 @@ struct path_list {
 	size_t n, cap;
 };
 
-/* Insertion sorts: the lists are short, and qsort costs 2 KiB of code. */
-static void
-sort_paths(const char **paths, size_t n)
+static int
+compare_paths(const void *a, const void *b)
 {
-	size_t i, j;
-
-	for (i = 1; i < n; i++) {
-		const char *p = paths[i];
-
-		for (j = i; j > 0 && strcmp(paths[j - 1], p) > 0; j--)
-			paths[j] = paths[j - 1];
-		paths[j] = p;
-	}
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 static int
@@ -516,7 +507,15 @@ read_includes(struct loader *l, const char *main_file)
 		if (found.n == 0)
 			conf_warn(l, files->file, files->line, "[include] files: "
 			    "'%s' matches no file", glob);
-		sort_paths(found.paths, found.n);
+		if (found.n > 1) {
+			const char **tmp = arena_alloc(l->arena, found.n *
+			    sizeof(*tmp));
+
+			if (!tmp)
+				return out_of_memory(l);
+			mem_sort(found.paths, found.n, sizeof(*tmp), tmp,
+			    compare_paths);
+		}
 		/* an [include] in an included file merges but is not read */
 		for (i = 0; i < found.n; i++)
 			(void)read_ini_file(l, found.paths[i]);
@@ -1180,22 +1179,10 @@ start_order(const struct program *x, const struct program *y)
 	return strcmp(x->name, y->name);
 }
 
-/* A stable merge sort: thousands of programs load in linear-log time. */
-static void
-sort_programs(struct program *items, struct program *tmp, size_t n)
+static int
+compare_programs(const void *a, const void *b)
 {
-	size_t half = n / 2, i = 0, j = half, k = 0;
-
-	if (n < 2)
-		return;
-	sort_programs(items, tmp, half);
-	sort_programs(items + half, tmp, n - half);
-	while (i < half && j < n)
-		tmp[k++] = start_order(&items[j], &items[i]) < 0 ?
-		    items[j++] : items[i++];
-	while (i < half)
-		tmp[k++] = items[i++];
-	memcpy(items, tmp, k * sizeof(*items));
+	return start_order(a, b);
 }
 
 static void
@@ -1482,7 +1469,8 @@ conf_load(const struct conf_request *req, int *errors)
 			*errors = l.errors;
 			return c;
 		}
-		sort_programs(list.items, tmp, list.n);
+		mem_sort(list.items, list.n, sizeof(*tmp), tmp,
+		    compare_programs);
 	}
 	c->programs = list.items;
 	c->nprograms = list.n;

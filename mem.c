@@ -200,6 +200,31 @@ fail:
 	return NULL;
 }
 
+/* ---- sorting ------------------------------------------------------------- */
+
+void
+mem_sort(void *base, size_t n, size_t size, void *tmp,
+    int (*cmp)(const void *a, const void *b))
+{
+	char *items = base, *out = tmp;
+	size_t half = n / 2, i = 0, j = half, k = 0;
+
+	if (n < 2)
+		return;
+	mem_sort(items, half, size, tmp, cmp);
+	mem_sort(items + half * size, n - half, size, tmp, cmp);
+	/* ties take the first half first: the sort is stable */
+	while (i < half && j < n) {
+		size_t from = cmp(items + j * size, items + i * size) < 0 ?
+		    j++ : i++;
+
+		memcpy(out + k++ * size, items + from * size, size);
+	}
+	memcpy(out + k * size, items + i * size, (half - i) * size);
+	k += half - i;
+	memcpy(items, out, k * size);
+}
+
 /* ---- string maps ------------------------------------------------------- */
 
 struct strmap_slot {

@@ -148,21 +148,21 @@ env_get(char *const envp[], const char *name)
 }
 
 /*
- * execve with a PATH search in the program's own environment, as
- * supervisord searches: EACCES from one candidate is remembered, so that
- * "found but not executable" is not reported as "not found".
+ * argv[0] tried where the program's own PATH says, as supervisord
+ * searches: try gives 0 to stop (the file is the one), or its errno.
+ * EACCES from one candidate is remembered, so that "found but not
+ * executable" is not reported as "not found".
  */
 static int
-child_exec(char *const argv[], char *const envp[])
+search_path(char *const argv[], char *const envp[],
+    int (*try)(const char *file, char *const argv[], char *const envp[]))
 {
 	const char *path, *p;
 	char file[4096];
-	int err = ENOENT;
+	int err = ENOENT, e;
 
-	if (strchr(argv[0], '/')) {
-		execve(argv[0], argv, envp);
-		return errno;
-	}
+	if (strchr(argv[0], '/'))
+		return try(argv[0], argv, envp);
 	if (!(path = env_get(envp, "PATH")))
 		path = "/bin:/usr/bin:/usr/local/bin";
 	for (p = path;; p++) {
@@ -174,11 +174,12 @@ child_exec(char *const argv[], char *const envp[])
 			dlen = dlen ? dlen : 1;
 			file[dlen] = '/';
 			strcpy(file + dlen + 1, argv[0]);
-			execve(file, argv, envp);
-			if (errno == EACCES)
+			if ((e = try(file, argv, envp)) == 0)
+				return 0;
+			if (e == EACCES)
 				err = EACCES;
-			else if (errno != ENOENT && errno != ENOTDIR)
-				return errno;
+			else if (e != ENOENT && e != ENOTDIR)
+				return e;
 		}
 		if (!*end)
 			return err;
@@ -186,46 +187,41 @@ child_exec(char *const argv[], char *const envp[])
 	}
 }
 
-/* One candidate file: 0, or why exec would refuse it. */
+/* In the child: execve returns only with its errno. */
 static int
-exec_error(const char *file)
+try_exec(const char *file, char *const argv[], char *const envp[])
+{
+	execve(file, argv, envp);
+	return errno;
+}
+
+/* Before a start: what exec would say of the file, without running it. */
+static int
+try_access(const char *file, char *const argv[], char *const envp[])
 {
 	struct stat st;
 
+	(void)argv;
+	(void)envp;
 	if (stat(file, &st) < 0)
-		return errno == ENOTDIR ? ENOENT : errno;
+		return errno;
 	if (S_ISDIR(st.st_mode) || access(file, X_OK) < 0)
 		return EACCES;
 	return 0;
 }
 
+static int
+child_exec(char *const argv[], char *const envp[])
+{
+	return search_path(argv, envp, try_exec);
+}
+
 int
 proc_command_error(char *const argv[], char *const envp[])
 {
-	const char *path, *p;
-	char file[4096];
-	int err = ENOENT, e;
+	int err = search_path(argv, envp, try_access);
 
-	if (strchr(argv[0], '/'))
-		return exec_error(argv[0]);
-	if (!(path = env_get(envp, "PATH")))
-		path = "/bin:/usr/bin:/usr/local/bin";
-	for (p = path;; p++) {
-		const char *end = strchrnul(p, ':');
-		size_t dlen = (size_t)(end - p);
-
-		if (dlen + strlen(argv[0]) + 2 <= sizeof(file)) {
-			fmt_snprintf(file, sizeof(file), "%.*s/%s", dlen ?
-			    (int)dlen : 1, dlen ? p : ".", argv[0]);
-			if ((e = exec_error(file)) == 0)
-				return 0;
-			if (e == EACCES)
-				err = EACCES;
-		}
-		if (!*end)
-			return err;
-		p = end;
-	}
+	return err == ENOTDIR ? ENOENT : err;
 }
 
 pid_t

@@ -945,29 +945,15 @@ lists_room(size_t n)
 	return true;
 }
 
+/* getAllProcessInfo's order: by group, then name. */
 static int
-by_group_and_name(const struct proc *a, const struct proc *b)
+by_group_and_name(const void *pa, const void *pb)
 {
+	const struct proc *a = *(struct proc *const *)pa;
+	const struct proc *b = *(struct proc *const *)pb;
 	int c = strcmp(a->conf->group, b->conf->group);
 
 	return c ? c : strcmp(a->conf->name, b->conf->name);
-}
-
-static void
-sort_procs(struct proc **items, struct proc **tmp, size_t n)
-{
-	size_t half = n / 2, i = 0, j = half, k = 0;
-
-	if (n < 2)
-		return;
-	sort_procs(items, tmp, half);
-	sort_procs(items + half, tmp, n - half);
-	while (i < half && j < n)
-		tmp[k++] = by_group_and_name(items[j], items[i]) < 0 ?
-		    items[j++] : items[i++];
-	while (i < half)
-		tmp[k++] = items[i++];
-	memcpy(items, tmp, k * sizeof(*items));
 }
 
 /*
@@ -984,7 +970,8 @@ relink(void)
 		log_warnx("out of memory: the list of processes is not sorted");
 	memcpy(progs.sorted, progs.all, progs.n * sizeof(*progs.all));
 	if (progs.n * 2 <= progs.cap)
-		sort_procs(progs.sorted, progs.sorted + progs.n, progs.n);
+		mem_sort(progs.sorted, progs.n, sizeof(*progs.sorted),
+		    progs.sorted + progs.n, by_group_and_name);
 	for (i = 0; i < progs.n; i++) {
 		struct proc *p = progs.all[i];
 		const struct program *c = p->conf;
@@ -1501,8 +1488,9 @@ why_add(char *why, size_t len, const char *name)
 		fmt_snprintf(why + n, len - n, "%s%s", n ? ", " : "", name);
 }
 
-bool
-prog_ready_all(char *why, size_t len)
+/* Every process that counts is ready: autostart ones, or critical ones. */
+static bool
+verdict(bool critical, char *why, size_t len)
 {
 	size_t i;
 
@@ -1510,7 +1498,8 @@ prog_ready_all(char *why, size_t len)
 	for (i = 0; i < progs.n; i++) {
 		const struct proc *p = progs.all[i];
 
-		if (p->conf->autostart && !p->removed && !is_ready(p))
+		if ((critical ? p->conf->critical : p->conf->autostart) &&
+		    !p->removed && !is_ready(p))
 			why_add(why, len, p->conf->name);
 	}
 	if (progs.shutting_down)
@@ -1519,20 +1508,15 @@ prog_ready_all(char *why, size_t len)
 }
 
 bool
+prog_ready_all(char *why, size_t len)
+{
+	return verdict(false, why, len);
+}
+
+bool
 prog_healthy(char *why, size_t len)
 {
-	size_t i;
-
-	why[0] = '\0';
-	for (i = 0; i < progs.n; i++) {
-		const struct proc *p = progs.all[i];
-
-		if (p->conf->critical && !p->removed && !is_ready(p))
-			why_add(why, len, p->conf->name);
-	}
-	if (progs.shutting_down)
-		why_add(why, len, "tend is shutting down");
-	return !why[0];
+	return verdict(true, why, len);
 }
 
 /* ---- operations -------------------------------------------------------------- */
