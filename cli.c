@@ -21,6 +21,7 @@ static const char usage_text[] =
 "usage: tend [-c FILE] [-g] [-e CODE]... [-p SIGNAL] [-t SECONDS] [-v]... [-w]\n"
 "            [-s] [--] [COMMAND [ARG...]]\n"
 "       tend --check [-c FILE]\n"
+"       tend ctl [-s SOCKET|URL] [-c FILE] COMMAND [ARG...]   (tend ctl --help)\n"
 "       tend --version | -h | --help\n"
 "\n"
 "Runs COMMAND, and the programs of a supervisord-style INI file, as a\n"

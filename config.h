@@ -8,7 +8,7 @@
 #define TEND_CONFIG_H
 
 #ifndef TEND_VERSION
-#define TEND_VERSION "0.1.0"
+#define TEND_VERSION "0.2.0"
 #endif
 
 /*
