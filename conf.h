@@ -41,6 +41,7 @@ enum ready_kind {
 	READY_NOTIFY,		/* READY=1 on $NOTIFY_SOCKET */
 	READY_TCP,		/* a TCP port accepts a connection */
 	READY_COMMAND,		/* a command exits 0 */
+	READY_EXITED,		/* it exited as expected: a oneshot */
 };
 
 /* One process to supervise: a [program:x] yields numprocs of them. */

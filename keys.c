@@ -221,19 +221,21 @@ parse_logfile(struct program *p, struct log_target *t, const char *v,
 }
 
 /*
- * ready=: running, notify, tcp:HOST:PORT or command:COMMAND, the
- * command split as command= is.
+ * ready=: running, notify, exited, tcp:HOST:PORT or command:COMMAND,
+ * the command split as command= is.
  */
 static int
 parse_ready(struct arena *a, struct program *p, const char *v,
     const char **err)
 {
-	static const char *const kinds[] = { "running", "notify" };
+	static const struct { const char *name; enum ready_kind kind; }
+	    kinds[] = { { "running", READY_RUNNING }, { "notify", READY_NOTIFY },
+	    { "exited", READY_EXITED } };
 	size_t i;
 
-	for (i = 0; i < 2; i++) {
-		if (strcasecmp(v, kinds[i]) == 0) {
-			p->ready = (enum ready_kind)i;
+	for (i = 0; i < 3; i++) {
+		if (strcasecmp(v, kinds[i].name) == 0) {
+			p->ready = kinds[i].kind;
 			return 0;
 		}
 	}
@@ -245,7 +247,8 @@ parse_ready(struct arena *a, struct program *p, const char *v,
 		p->ready = READY_COMMAND;
 		return val_split_command(a, v + 8, &p->ready_argv, err);
 	}
-	*err = "expected running, notify, tcp:HOST:PORT or command:COMMAND";
+	*err = "expected running, notify, exited, tcp:HOST:PORT or "
+	    "command:COMMAND";
 	return -1;
 }
 

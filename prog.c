@@ -68,6 +68,7 @@ struct proc {
 	bool stop_pending;		/* to stop once its dependents are stopped */
 	bool stop_requested;		/* stopped on request: stays STOPPED */
 	bool ready_failed;		/* stopped for ready_timeout: a failed start */
+	bool done;			/* exited as expected, for good: a oneshot */
 	bool removed;			/* dropped by a reload once stopped */
 	const struct program *next;	/* a reload's: restart with it */
 	struct config *next_gen;
@@ -263,6 +264,13 @@ prog_critical_summary(char *buf, size_t len)
 
 static void spawn(struct proc *p);
 static void try_start(struct proc *p);
+
+/* Modes in which startsecs decides RUNNING, as in supervisord. */
+static bool
+uses_startsecs(const struct program *c)
+{
+	return c->ready == READY_RUNNING || c->ready == READY_EXITED;
+}
 static void restart_dependents(void);
 static void readiness_done(struct readiness *r, bool ready);
 
@@ -327,7 +335,7 @@ report_ready(struct watch *w, uint32_t events)
 	read_report(p);
 	/* startsecs may have passed while the exec was not yet known */
 	if (p->execd && p->state == STATE_STARTING &&
-	    p->conf->ready == READY_RUNNING && !timer_pending(&p->timer))
+	    uses_startsecs(p->conf) && !timer_pending(&p->timer))
 		enter_running(p);
 }
 
@@ -344,7 +352,7 @@ spawn(struct proc *p)
 	p->laststart = now;
 	p->start_wall = time(NULL);
 	p->want_start = false;
-	p->execd = p->set_up_failed = p->ready_failed = false;
+	p->execd = p->set_up_failed = p->ready_failed = p->done = false;
 	p->spawnerr[0] = p->notify_status[0] = '\0';
 	timer_cancel(&p->timer);
 	set_state(p, STATE_STARTING);
@@ -376,7 +384,7 @@ spawn(struct proc *p)
 		p->execd = true;
 	}
 	plog(p, LOG_INFO, "spawned: '%s' with pid %d", c->name, (int)pid);
-	if (c->ready == READY_RUNNING)
+	if (uses_startsecs(c))
 		timer_set(&p->timer, now + 1000LL * c->startsecs);
 	else
 		ready_begin(&p->ready, c);
@@ -389,7 +397,7 @@ enter_running(struct proc *p)
 	ready_end(&p->ready);
 	p->backoff = 0;
 	set_state(p, STATE_RUNNING);
-	if (p->conf->ready == READY_RUNNING)
+	if (uses_startsecs(p->conf))
 		plog(p, LOG_INFO, "success: %s entered RUNNING state, process "
 		    "has stayed up for > than %ld seconds (startsecs)",
 		    p->conf->name, p->conf->startsecs);
@@ -419,6 +427,7 @@ enter_exited(struct proc *p, bool expected, const char *how)
 	plog(p, expected ? LOG_INFO : LOG_WARN, "exited: %s (%s; %s)", c->name,
 	    how, expected ? "expected" : "not expected");
 	if (progs.shutting_down || !restart || p->removed || p->next) {
+		p->done = expected && !restart;
 		critical_ended(p, p->status);
 		return;
 	}
@@ -528,7 +537,7 @@ process_exited(struct proc *p, int wstatus)
 		break;
 	case STATE_STARTING:
 		/* an exit within startsecs is a failed start, whatever code */
-		if (failed || c->ready != READY_RUNNING ||
+		if (failed || !uses_startsecs(c) ||
 		    loop_now() - p->laststart < 1000LL * c->startsecs) {
 			plog(p, LOG_WARN, "exited: %s (%s; not expected)",
 			    c->name, how);
@@ -644,11 +653,17 @@ stop(struct proc *p)
 
 /* ---- dependencies ------------------------------------------------------------ */
 
-/* Ready: RUNNING, which a readiness condition only reaches once it held. */
+/*
+ * Ready: RUNNING, which a readiness condition only reaches once it held;
+ * or, what dependents of a oneshot wait for, exited as expected for good
+ * (with ready=exited, only that).
+ */
 static bool
 is_ready(const struct proc *p)
 {
-	return p->state == STATE_RUNNING;
+	if (p->state == STATE_EXITED)
+		return p->done && !timer_pending(&p->timer);
+	return p->state == STATE_RUNNING && p->conf->ready != READY_EXITED;
 }
 
 static bool
@@ -719,8 +734,10 @@ request_start(struct proc *p)
 	p->backoff = 0;
 	timer_cancel(&p->timer);
 	p->want_start = true;
+	/* a oneshot that has done its work is not run again */
 	for (i = 0; i < p->ndeps; i++)
-		request_start(p->deps[i]);
+		if (!is_ready(p->deps[i]))
+			request_start(p->deps[i]);
 	try_start(p);
 }
 
@@ -2039,6 +2056,7 @@ prog_apply(struct config *c, const char *const *groups, size_t ngroups)
 	for (i = 0; i < progs.n; i++)
 		if (progs.all[i]->want_start && !progs.all[i]->spawns)
 			for (j = 0; j < progs.all[i]->ndeps; j++)
-				request_start(progs.all[i]->deps[j]);
+				if (!is_ready(progs.all[i]->deps[j]))
+					request_start(progs.all[i]->deps[j]);
 	progs.dirty = true;
 }
