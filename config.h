@@ -105,7 +105,8 @@
 
 /*
  * The control server (http.c), whose every client is untrusted: at
- * most HTTP_CLIENTS connections at once (more are answered 503 and
+ * most HTTP_CLIENTS connections at once on each listener, so that the
+ * TCP port's clients never crowd out the socket's (more are answered 503 and
  * closed); a request head of at most HTTP_HEAD_MAX bytes and a body of
  * at most HTTP_BODY_MAX; HTTP_REQUEST_MS from a request's first byte to
  * its last; HTTP_IDLE_MS between the requests of a connection; and

@@ -56,6 +56,8 @@ struct listener {
 	bool tcp;
 	struct timer retry;		/* accept paused: out of descriptors */
 	bool paused;
+	/* its clients: the TCP port's cannot crowd out the socket's */
+	int nconns;
 };
 
 struct conn {
@@ -89,7 +91,6 @@ static struct {
 	ino_t socket_ino;
 	struct arena arena;
 	struct conn *conns, *free;
-	int nconns;
 } srv;
 
 static void conn_close(struct conn *c);
@@ -164,7 +165,7 @@ conn_new(int fd, struct listener *l)
 	}
 	c->next = srv.conns;
 	srv.conns = c;
-	srv.nconns++;
+	l->nconns++;
 	arm(c, HTTP_IDLE_MS);
 	return c;
 }
@@ -195,7 +196,7 @@ conn_close(struct conn *c)
 			break;
 		}
 	}
-	srv.nconns--;
+	c->l->nconns--;
 	c->free_next = srv.free;
 	srv.free = c;
 }
@@ -221,7 +222,8 @@ accept_ready(struct watch *w, uint32_t events)
 {
 	struct listener *l = container_of(w, struct listener, watch);
 	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
-	    "Content-Length: 0\r\nConnection: close\r\n\r\n";
+	    "Content-Length: 21\r\nConnection: close\r\n\r\n"
+	    "too many connections\n";
 	int i;
 
 	(void)events;
@@ -239,7 +241,7 @@ accept_ready(struct watch *w, uint32_t events)
 			}
 			return;	/* EAGAIN, or a client gone before accept */
 		}
-		if (srv.nconns >= HTTP_CLIENTS || !conn_new(fd, l)) {
+		if (l->nconns >= HTTP_CLIENTS || !conn_new(fd, l)) {
 			(void)send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT |
 			    MSG_NOSIGNAL);
 			close(fd);

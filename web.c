@@ -12,6 +12,7 @@
  */
 #include <fcntl.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,10 +20,53 @@
 #include "page.h"
 #include "prog.h"
 
+/* Whether the parameters of one coding, up to end, say q=0. */
+static bool
+q_zero(const char *p, const char *end)
+{
+	for (; p < end; p++) {
+		if ((*p != 'q' && *p != 'Q') || p[1] != '=' || (p > end - 3))
+			continue;
+		for (p += 2; p < end && (*p == '0' || *p == '.'); p++)
+			;
+		return p == end || *p == ' ' || *p == '\t' || *p == ';';
+	}
+	return false;
+}
+
+/*
+ * Whether Accept-Encoding takes gzip: named, or "*", with a q-value
+ * other than 0; gzip;q=0 refuses it whatever "*" says.
+ */
+static bool
+takes_gzip(const char *v)
+{
+	bool star = false, named = false;
+
+	while (v && *v) {
+		const char *end, *params;
+		size_t n;
+
+		v += strspn(v, " \t,");
+		end = v + strcspn(v, ",");
+		n = strcspn(v, " \t,;");
+		params = v + n;
+		if (n == 4 && !strncasecmp(v, "gzip", 4)) {
+			if (q_zero(params, end))
+				return false;
+			named = true;
+		} else if (n == 1 && *v == '*') {
+			star = !q_zero(params, end);
+		}
+		v = end;
+	}
+	return named || star;
+}
+
 void
 web_page(struct conn *c, const struct http_request *r)
 {
-	if (!http_has_token(r->accept_encoding, "gzip")) {
+	if (!takes_gzip(r->accept_encoding)) {
 		http_error(c, 406, "the page is sent gzip-compressed, as every "
 		    "browser takes it (curl: --compressed); the state is at "
 		    "/api/v1/programs");

@@ -4,6 +4,8 @@
 // read as HTML. Actions are POSTs from this origin, which tend checks.
 (function () {
   const $ = (id) => document.getElementById(id);
+  // absolute, without the user:pass@ a page may have been opened with
+  const api = (path) => location.origin + path;
   const columns = ["Name", "Group", "State", "PID", "Uptime", "Restarts",
     "Last exit", "Description", "Actions"];
   let mayAct = false;
@@ -35,7 +37,7 @@
   async function act(name, verb) {
     $("message").textContent = verb + " " + name + "\u2026";
     try {
-      const r = await fetch("/api/v1/programs/" + encodeURIComponent(name) + "/" + verb,
+      const r = await fetch(api("/api/v1/programs/" + encodeURIComponent(name) + "/" + verb),
         { method: "POST", headers: { "Content-Type": "application/json" } });
       const body = await r.json();
       const failed = (body.results || []).filter((x) => !x.ok);
@@ -57,7 +59,7 @@
     pre.textContent = "";
     try {
       const spec = p.group === p.name ? p.name : p.group + ":" + p.name;
-      const r = await fetch("/logtail/" + encodeURIComponent(spec), { signal: tailAbort.signal });
+      const r = await fetch(api("/logtail/" + encodeURIComponent(spec)), { signal: tailAbort.signal });
       if (!r.ok) { pre.textContent = "no log file (" + r.status + ")"; return; }
       const reader = r.body.getReader(), dec = new TextDecoder();
       for (;;) {
@@ -98,7 +100,7 @@
 
   async function verdict(path, el, word) {
     try {
-      const r = await fetch(path);
+      const r = await fetch(api(path));
       el.textContent = (r.ok ? "" : "not ") + word;
       el.className = "badge " + (r.ok ? "good" : "bad");
       el.title = (await r.text()).trim();
@@ -108,8 +110,8 @@
   async function refresh() {
     try {
       const [t, p] = await Promise.all([
-        fetch("/api/v1/tend").then((r) => r.json()),
-        fetch("/api/v1/programs").then((r) => r.json()),
+        fetch(api("/api/v1/tend")).then((r) => r.json()),
+        fetch(api("/api/v1/programs")).then((r) => r.json()),
       ]);
       mayAct = !!t.may_act;
       $("version").textContent = t.version;
