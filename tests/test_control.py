@@ -1,0 +1,1119 @@
+"""tend's control plane, against the real static binary as PID 1 of a
+fresh PID namespace: every `tend ctl` command with its output and exit
+code, the semantics of requested starts and stops (main and critical
+programs included), held replies, the reload, Debian's own
+`supervisorctl` against tend's socket, a side-by-side comparison with
+supervisord itself, supervisord's XML-RPC through Python's
+xmlrpc.client, the JSON API, clients that misbehave, and the socket's
+permissions.
+
+Each tend listens on a private socket under the test's tmp_path; the
+environment's TEND_CONTROL_SOCKET (conftest sets it to none, and the
+environment wins over the file) names it, unless the test is about
+[unix_http_server] file= itself."""
+import http.client
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import textwrap
+import threading
+import time
+import xmlrpc.client
+
+import pytest
+
+from conftest import TEND, alive, wait_until
+from test_compare import Namespaced
+from test_supervise import Lines, supervise  # noqa: F401 (a fixture)
+
+SUPERVISORD = "/usr/bin/supervisord"
+SUPERVISORCTL = "/usr/bin/supervisorctl"
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0,
+                                reason="needs root (PID namespaces)")
+
+needs_supervisor = pytest.mark.skipif(
+    not (os.access(SUPERVISORD, os.X_OK) and os.access(SUPERVISORCTL, os.X_OK)),
+    reason="Debian's supervisor is not installed")
+
+
+# --- machinery ---------------------------------------------------------------
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """http.client over a Unix socket."""
+
+    def __init__(self, path, timeout=30):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        s.connect(self.unix_path)
+        self.sock = s
+
+
+class UnixTransport(xmlrpc.client.Transport):
+    """xmlrpc.client's transport, connecting to a Unix socket (as
+    supervisor's own SupervisorTransport does for unix:// URLs)."""
+
+    def __init__(self, path, timeout=30):
+        super().__init__()
+        self.unix_path = path
+        self.timeout = timeout
+
+    def make_connection(self, host):
+        if self._connection and host == self._connection[0]:
+            return self._connection[1]
+        self._connection = host, UnixHTTPConnection(self.unix_path,
+                                                    self.timeout)
+        return self._connection[1]
+
+
+def rpc_proxy(path, timeout=30):
+    return xmlrpc.client.ServerProxy("http://localhost/RPC2",
+                                     transport=UnixTransport(path, timeout))
+
+
+def request(path, method, url, body=b"", headers=None, timeout=30):
+    """One HTTP request over the socket: (status, headers, body bytes)."""
+    conn = UnixHTTPConnection(path, timeout)
+    try:
+        hdrs = {"Host": "tend"}
+        hdrs.update(headers or {})
+        conn.request(method, url, body=body, headers=hdrs)
+        resp = conn.getresponse()
+        data = resp.read()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+    finally:
+        conn.close()
+
+
+def raw_connect(path, timeout=10):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(path)
+    return s
+
+
+def read_all(s, timeout=10):
+    """Everything the server sends until it closes (or timeout)."""
+    s.settimeout(timeout)
+    data = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except (socket.timeout, ConnectionResetError):
+        pass
+    return data
+
+
+def closed_by_peer(s):
+    """Whether the server has closed s (recv would give EOF now)."""
+    s.setblocking(False)
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return True
+    except BlockingIOError:
+        return False
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    finally:
+        s.setblocking(True)
+
+
+def connectable(path):
+    try:
+        raw_connect(path, timeout=2).close()
+        return True
+    except OSError:
+        return False
+
+
+def ctl_env():
+    env = dict(os.environ)
+    env.pop("TEND_CONTROL_SOCKET", None)
+    return env
+
+
+def run_ctl(args, timeout=30, env=None, argv0=TEND, prefix=()):
+    return subprocess.run([*prefix, argv0, "ctl", *args], capture_output=True,
+                          text=True, timeout=timeout,
+                          env=ctl_env() if env is None else env)
+
+
+def supervisorctl(conf, *args, timeout=30):
+    return subprocess.run([SUPERVISORCTL, "-c", str(conf), *args],
+                          capture_output=True, text=True, timeout=timeout,
+                          env=ctl_env())
+
+
+def mask(text):
+    """A status table without what changes from run to run: pids,
+    uptimes, and stop times such as Dec 01 11:51 AM."""
+    text = re.sub(r"pid \d+, uptime (\d+ days?, )?\d+:\d\d:\d\d",
+                  "pid N, uptime U", text)
+    return re.sub(r"\b[A-Z][a-z]{2} \d\d \d\d:\d\d [AP]M\b", "DATE", text)
+
+
+def row(name, state, description):
+    """A line of supervisorctl's status table."""
+    return f"{name:<33}{state:<10}{description}"
+
+
+def fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class Control:
+    """A tend started by the supervise fixture, with its control socket."""
+
+    def __init__(self, s, sock, replace):
+        self.s = s
+        self.sock = sock
+        self._replace = replace
+
+    @property
+    def pid(self):
+        return self.s.pid
+
+    @property
+    def err(self):
+        return self.s.err
+
+    @property
+    def conf(self):
+        return self.s.conf
+
+    def rewrite(self, ini):
+        """A new configuration in the same file, for a reload."""
+        self.conf.write_text(textwrap.dedent(self._replace(ini)).lstrip("\n"))
+
+    def ctl(self, *args, timeout=30):
+        return run_ctl(["-s", self.sock, *args], timeout=timeout)
+
+    def request(self, method, url, body=b"", headers=None, timeout=30):
+        return request(self.sock, method, url, body, headers, timeout)
+
+    def api(self, method, url, body=b"", headers=None):
+        status, hdrs, data = self.request(method, url, body, headers)
+        return status, json.loads(data) if data else None
+
+    def rpc(self, timeout=30):
+        return rpc_proxy(self.sock, timeout)
+
+    def programs(self):
+        status, body = self.api("GET", "/api/v1/programs")
+        assert status == 200, body
+        return {p["name"]: p for p in body["programs"]}
+
+    def info(self, name):
+        return self.programs()[name]
+
+    def state(self, name):
+        return self.info(name)["state"]
+
+    def pid_of(self, name):
+        return self.info(name)["pid"]
+
+    def wait_states(self, states, timeout=20):
+        """Waits until every named process is in the given state."""
+        def reached():
+            got = {n: p["state"] for n, p in self.programs().items()}
+            return all(got.get(n) == s for n, s in states.items())
+        wait_until(reached, timeout=timeout,
+                   what=f"states {states}; log:\n{self.err.text()}")
+        return self.programs()
+
+    def fds(self):
+        return fd_count(self.pid)
+
+    def settled_fds(self, seconds=1.0):
+        """tend's descriptor count once nothing is in flight: the least
+        seen over a moment (a spawn holds a report pipe for a while)."""
+        seen = []
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            seen.append(self.fds())
+            time.sleep(0.02)
+        return min(seen)
+
+
+@pytest.fixture
+def control(supervise, tmp_path):
+    """control(ini, command=(), env=None, sock=None, socket_env=True)
+    starts tend on the INI (@SOCK@ and @DIR@ replaced by its socket and
+    tmp_path) and waits for its control socket."""
+    count = [0]
+
+    def start(ini, command=(), env=None, sock=None, socket_env=True,
+              args=()):
+        count[0] += 1
+        sock = sock or str(tmp_path / f"tend{count[0]}.sock")
+
+        def replace(text):
+            return text.replace("@SOCK@", sock).replace("@DIR@", str(tmp_path))
+
+        e = dict(os.environ)
+        if socket_env:
+            e["TEND_CONTROL_SOCKET"] = sock
+        else:
+            e.pop("TEND_CONTROL_SOCKET", None)
+        e.update(env or {})
+        s = supervise(replace(ini), command=command, env=e, args=args)
+        c = Control(s, sock, replace)
+        wait_until(lambda: connectable(sock) or not s.running(),
+                   what=f"the control socket {sock}")
+        assert s.running(), s.err.text()
+        return c
+
+    return start
+
+
+BASE = """
+    [program:web]
+    command = sleep 600
+
+    [program:idle]
+    command = sleep 600
+    autostart = false
+
+    [program:missing]
+    command = /nonexistent/binary
+    autostart = false
+
+    [program:crash]
+    command = sh -c 'exit 3'
+    autostart = false
+    startretries = 0
+
+    [group:pool]
+    programs = p1,p2
+
+    [program:p1]
+    command = sleep 600
+
+    [program:p2]
+    command = sleep 600
+
+    [program:log]
+    command = sh -c 'seq 1 400 | sed "s/^/line /"; echo oops >&2; n=0; while :; do n=$((n+1)); echo "tick $n"; sleep 0.2; done'
+    stdout_logfile = @DIR@/log.out
+    stderr_logfile = @DIR@/log.err
+    """
+
+UP = {"web": "RUNNING", "p1": "RUNNING", "p2": "RUNNING", "log": "RUNNING"}
+
+
+@pytest.fixture
+def base(control):
+    c = control(BASE)
+    c.wait_states(UP)
+    return c
+
+
+# --- tend ctl: status ----------------------------------------------------------
+
+def test_ctl_status_shows_supervisorctls_table_and_exits_3_when_one_is_stopped(
+        base):
+    r = base.ctl("status")
+    assert r.returncode == 3, r
+    assert mask(r.stdout).splitlines() == [
+        row("crash", "STOPPED", "Not started"),
+        row("idle", "STOPPED", "Not started"),
+        row("log", "RUNNING", "pid N, uptime U"),
+        row("missing", "STOPPED", "Not started"),
+        row("pool:p1", "RUNNING", "pid N, uptime U"),
+        row("pool:p2", "RUNNING", "pid N, uptime U"),
+        row("web", "RUNNING", "pid N, uptime U"),
+    ]
+    assert r.stderr == ""
+    pid = base.pid_of("web")
+    assert re.search(rf"^web +RUNNING   pid {pid}, uptime 0:00:\d\d$",
+                     r.stdout, re.M), r.stdout
+    assert base.ctl("status", "all").stdout == r.stdout
+
+
+def test_ctl_status_filters_by_name_and_group_and_exits_0_when_all_run(base):
+    r = base.ctl("status", "web", "pool:*")
+    assert r.returncode == 0, r
+    assert mask(r.stdout).splitlines() == [
+        row("web", "RUNNING", "pid N, uptime U"),
+        row("pool:p1", "RUNNING", "pid N, uptime U"),
+        row("pool:p2", "RUNNING", "pid N, uptime U"),
+    ]
+    r = base.ctl("status", "pool:p2")
+    assert (r.returncode, mask(r.stdout)) == (
+        0, row("pool:p2", "RUNNING", "pid N, uptime U") + "\n")
+    r = base.ctl("status", "idle")
+    assert (r.returncode, r.stdout) == (3, row("idle", "STOPPED",
+                                               "Not started") + "\n")
+
+
+def test_ctl_status_of_bad_names_says_so_and_exits_4(base):
+    r = base.ctl("status", "nosuch", "nogroup:*", "pool")
+    assert r.returncode == 4, r
+    assert r.stdout.splitlines() == [
+        "nosuch: ERROR (no such process)",
+        "nogroup: ERROR (no such group)",
+        # a bare name is group and process at once, as in supervisorctl
+        "pool: ERROR (no such process)",
+    ]
+    r = base.ctl("status", "web", "nosuch")
+    assert r.returncode == 4, r
+    # a stopped process shown after a bad name: the last code wins
+    r = base.ctl("status", "nosuch", "idle")
+    assert r.returncode == 3, r
+    assert r.stdout.splitlines() == ["nosuch: ERROR (no such process)",
+                                     row("idle", "STOPPED", "Not started")]
+
+
+# --- tend ctl: start, stop, restart ---------------------------------------------
+
+def test_ctl_start_waits_for_running_and_already_started_is_success(base):
+    r = base.ctl("start", "idle")
+    assert (r.returncode, r.stdout) == (0, "idle: started\n"), r
+    assert base.state("idle") == "RUNNING"
+    r = base.ctl("start", "idle")
+    assert (r.returncode, r.stdout) == (0, "idle: ERROR (already started)\n")
+
+
+def test_ctl_start_failures_and_their_exit_codes(base):
+    r = base.ctl("start", "nosuch")
+    assert (r.returncode, r.stdout) == (1, "nosuch: ERROR (no such process)\n")
+    r = base.ctl("start", "missing")
+    assert (r.returncode, r.stdout) == (1, "missing: ERROR (no such file)\n")
+    assert base.state("missing") == "STOPPED"	# refused before any spawn
+    r = base.ctl("start", "crash")
+    assert (r.returncode, r.stdout) == (7, "crash: ERROR (spawn error)\n")
+    assert base.state("crash") == "FATAL"
+    r = base.ctl("start", "nosuch:*")
+    assert (r.returncode, r.stdout) == (2, "nosuch: ERROR (no such group)\n")
+    r = base.ctl("start")
+    assert r.returncode == 2, r
+    assert r.stdout.startswith("Error: start requires a process name\n")
+
+
+def test_ctl_start_and_stop_of_a_group_and_of_all(base):
+    r = base.ctl("stop", "pool:*")
+    assert (r.returncode, r.stdout) == (0, "pool:p1: stopped\n"
+                                           "pool:p2: stopped\n"), r
+    # only what is not running is started, and reported
+    r = base.ctl("start", "pool:p1")
+    assert (r.returncode, r.stdout) == (0, "pool:p1: started\n")
+    r = base.ctl("start", "pool:*")
+    assert (r.returncode, r.stdout) == (0, "pool:p2: started\n")
+    r = base.ctl("start", "pool:*")
+    assert (r.returncode, r.stdout) == (0, ""), r
+
+    r = base.ctl("stop", "all")
+    assert r.returncode == 0, r
+    assert sorted(r.stdout.splitlines()) == [
+        "log: stopped", "pool:p1: stopped", "pool:p2: stopped",
+        "web: stopped"]
+    assert {p["state"] for p in base.programs().values()} == {"STOPPED"}
+
+    r = base.ctl("start", "all")
+    assert sorted(r.stdout.splitlines()) == sorted([
+        "crash: ERROR (spawn error)", "idle: started", "log: started",
+        "missing: ERROR (no such file)", "pool:p1: started",
+        "pool:p2: started", "web: started"]), r
+    assert r.returncode in (1, 7), r	# the last failure's code wins
+    assert base.state("web") == "RUNNING"
+
+
+def test_ctl_stop_not_running_is_success_and_bad_names_exit_1(base):
+    r = base.ctl("stop", "web")
+    assert (r.returncode, r.stdout) == (0, "web: stopped\n"), r
+    assert base.state("web") == "STOPPED"
+    r = base.ctl("stop", "web")
+    assert (r.returncode, r.stdout) == (0, "web: ERROR (not running)\n")
+    r = base.ctl("stop", "nosuch")
+    assert (r.returncode, r.stdout) == (1, "nosuch: ERROR (no such process)\n")
+    r = base.ctl("stop", "nosuch:*")
+    assert (r.returncode, r.stdout) == (1, "nosuch: ERROR (no such group)\n")
+    r = base.ctl("stop")
+    assert r.returncode == 1, r
+    assert r.stdout.startswith("Error: stop requires a process name\n")
+
+
+def test_ctl_restart_is_a_stop_then_a_start(base):
+    old = base.pid_of("web")
+    r = base.ctl("restart", "web")
+    assert (r.returncode, r.stdout) == (0, "web: stopped\nweb: started\n"), r
+    new = base.info("web")
+    assert new["state"] == "RUNNING" and new["pid"] not in (0, old)
+    text = base.err.text()
+    assert text.index(f"stopped: web (terminated by SIGTERM)") < \
+        text.rindex("spawned: 'web'")
+
+    # a stopped one: not running, then started
+    r = base.ctl("restart", "idle")
+    assert (r.returncode, r.stdout) == (0, "idle: ERROR (not running)\n"
+                                           "idle: started\n"), r
+    r = base.ctl("restart", "pool:*")
+    assert (r.returncode, r.stdout) == (0, "pool:p1: stopped\n"
+                                           "pool:p2: stopped\n"
+                                           "pool:p1: started\n"
+                                           "pool:p2: started\n"), r
+    r = base.ctl("restart", "nosuch")
+    assert (r.returncode, r.stdout) == (1, "nosuch: ERROR (no such process)\n"
+                                           "nosuch: ERROR (no such process)\n")
+    r = base.ctl("restart")
+    assert r.returncode == 1, r
+    assert r.stdout.startswith("Error: restart requires a process name\n")
+
+
+# --- tend ctl: signal, pid -------------------------------------------------------
+
+def test_ctl_signal_reaches_the_process_and_its_errors_exit_1_or_7(base):
+    pid = base.pid_of("web")
+    r = base.ctl("signal", "HUP", "web")
+    assert (r.returncode, r.stdout) == (0, "web: signalled\n"), r
+    base.err.wait_for(r"exited: web \(terminated by SIGHUP; not expected\)")
+    wait_until(lambda: base.info("web")["pid"] not in (0, pid))
+
+    r = base.ctl("signal", "BOGUS", "web")
+    assert (r.returncode, r.stdout) == (1, "web: ERROR (bad signal name)\n")
+    r = base.ctl("signal", "HUP", "idle")
+    assert (r.returncode, r.stdout) == (7, "idle: ERROR (not running)\n")
+    r = base.ctl("signal", "HUP", "nosuch")
+    assert (r.returncode, r.stdout) == (1, "nosuch: ERROR (no such process)\n")
+    r = base.ctl("signal", "HUP")
+    assert r.returncode == 1, r
+    assert r.stdout.startswith(
+        "Error: signal requires a signal name and a process name\n")
+    # SIGCONT harms nothing: every running process of the group gets it
+    r = base.ctl("signal", "CONT", "pool:*")
+    assert (r.returncode, r.stdout) == (0, "pool:p1: signalled\n"
+                                           "pool:p2: signalled\n"), r
+    r = base.ctl("signal", "SIGCONT", "all")
+    assert r.returncode == 0, r
+    assert sorted(r.stdout.splitlines()) == [
+        "log: signalled", "pool:p1: signalled", "pool:p2: signalled",
+        "web: signalled"]
+
+
+def test_ctl_pid_gives_tends_pid_a_programs_pid_or_0_with_exit_7(base):
+    r = base.ctl("pid")
+    assert (r.returncode, r.stdout) == (0, "1\n"), r	# PID 1 of its namespace
+    r = base.ctl("pid", "web")
+    assert (r.returncode, r.stdout) == (0, f"{base.pid_of('web')}\n"), r
+    r = base.ctl("pid", "pool:p1")
+    assert (r.returncode, r.stdout) == (0, f"{base.pid_of('p1')}\n"), r
+    r = base.ctl("pid", "idle")
+    assert (r.returncode, r.stdout) == (7, "0\n"), r
+    r = base.ctl("pid", "nosuch")
+    assert (r.returncode, r.stdout) == (1, "No such process nosuch\n"), r
+    r = base.ctl("pid", "all")
+    assert r.returncode == 0, r
+    progs = base.programs()
+    order = ["crash", "idle", "log", "missing", "p1", "p2", "web"]
+    assert r.stdout.split() == [str(progs[n]["pid"]) for n in order]
+
+
+# --- tend ctl: avail, reread, update, reload, version ------------------------------
+
+def test_ctl_avail_reread_update_reload_and_version_with_nothing_changed(base):
+    r = base.ctl("avail")
+    assert r.returncode == 0, r
+    assert r.stdout.splitlines() == [
+        f"{'crash':<32} {'in use':<9} {'manual':<9} 999:999",
+        f"{'idle':<32} {'in use':<9} {'manual':<9} 999:999",
+        f"{'log':<32} {'in use':<9} {'auto':<9} 999:999",
+        f"{'missing':<32} {'in use':<9} {'manual':<9} 999:999",
+        f"{'pool:p1':<32} {'in use':<9} {'auto':<9} 999:999",
+        f"{'pool:p2':<32} {'in use':<9} {'auto':<9} 999:999",
+        f"{'web':<32} {'in use':<9} {'auto':<9} 999:999",
+    ]
+    pids = {n: p["pid"] for n, p in base.programs().items()}
+    r = base.ctl("reread")
+    assert (r.returncode, r.stdout) == (0, "No config updates to processes\n")
+    r = base.ctl("update")
+    assert (r.returncode, r.stdout) == (0, ""), r
+    r = base.ctl("reload")
+    assert r.returncode == 0, r
+    assert {n: p["pid"] for n, p in base.programs().items()} == pids
+
+    version = subprocess.run([TEND, "--version"], capture_output=True,
+                             text=True).stdout.split()[-1]
+    r = base.ctl("version")
+    assert (r.returncode, r.stdout) == (0, version + "\n"), r
+
+
+# --- tend ctl: tail ---------------------------------------------------------------
+
+def test_ctl_tail_prints_the_end_of_a_log_file(base, tmp_path):
+    wait_until(lambda: (tmp_path / "log.out").stat().st_size > 2000,
+               what="2000 bytes in log.out")
+    r = base.ctl("tail", "log")
+    assert r.returncode == 0, r
+    data = (tmp_path / "log.out").read_text()
+    # the last 1600 bytes, plus a newline, as supervisorctl prints them
+    assert r.stdout.endswith("\n\n")
+    assert 1500 <= len(r.stdout) - 1 <= 1600
+    assert r.stdout[:-1] in data
+    assert re.fullmatch(r"(.*\n)*tick \d+\n\n", r.stdout)
+
+    r = base.ctl("tail", "-12", "log", "stdout")
+    assert r.returncode == 0, r
+    assert len(r.stdout) == 13 and r.stdout[:-1] in data, r
+    r = base.ctl("tail", "log", "stderr")
+    assert (r.returncode, r.stdout) == (0, "oops\n\n"), r
+
+
+def test_ctl_tail_errors_exit_1(base):
+    for args, line in [
+            (["idle"], "idle: ERROR (no log file)"),
+            (["web", "stderr"], "web: ERROR (no log file)"),
+            (["nosuch"], "nosuch: ERROR (no such process name)"),
+            (["log", "bogus"], "Error: bad channel 'bogus'"),
+            (["-x", "log"], "Error: bad argument -x"),
+            ([], "Error: too few arguments")]:
+        r = base.ctl("tail", *args)
+        assert r.returncode == 1, (args, r)
+        assert r.stdout.splitlines()[0] == line, (args, r)
+
+
+def follow(argv, pattern, count, timeout=20):
+    """Runs a follower (tail -f) until count lines match pattern; returns
+    its lines so far, and stops it."""
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=ctl_env())
+    lines = []
+
+    def reader():
+        for line in p.stdout:
+            lines.append(line.rstrip("\n"))
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    try:
+        wait_until(lambda: sum(bool(re.search(pattern, x))
+                               for x in list(lines)) >= count,
+                   timeout=timeout,
+                   what=f"{count} lines matching {pattern!r} from {argv}: "
+                        f"{lines}")
+        assert p.poll() is None, p.stderr.read()
+    finally:
+        p.kill()
+        p.wait()
+        t.join(5)
+    return lines
+
+
+def tick_numbers(lines):
+    return [int(m[1]) for x in lines for m in [re.fullmatch(r"tick (\d+)", x)]
+            if m]
+
+
+def test_ctl_tail_f_follows_a_log_as_it_grows(base, tmp_path):
+    base.err.wait_for(r"success: log entered RUNNING")
+    fds = base.settled_fds()
+    lines = follow([TEND, "ctl", "-s", base.sock, "tail", "-f", "log"],
+                   r"^tick \d+$", 12)
+    assert lines[0] == "==> Press Ctrl-C to exit <=="
+    ticks = tick_numbers(lines)
+    # new lines, in order, without a gap: the file grew under the follower
+    assert ticks == list(range(ticks[0], ticks[0] + len(ticks))), lines
+    last = int(re.findall(r"tick (\d+)",
+                          (tmp_path / "log.out").read_text())[-1])
+    assert ticks[-1] <= last
+    # a follower that went away holds nothing in tend
+    wait_until(lambda: base.fds() == fds, what=f"tend's fds back to {fds}")
+
+    lines = follow([TEND, "ctl", "-s", base.sock, "tail", "-f", "log",
+                    "stderr"], r"^oops$", 1)
+    assert lines[:2] == ["==> Press Ctrl-C to exit <==", "oops"]
+
+
+# --- tend ctl: shutdown, connection failures ----------------------------------------
+
+def test_ctl_shutdown_then_already_shutting_down_then_no_server(control):
+    c = control("""
+        [program:slow]
+        command = sh -c 'trap "" TERM; while :; do sleep 0.1; done'
+        startsecs = 0
+        stopwaitsecs = 2
+        """)
+    c.wait_states({"slow": "RUNNING"})
+    r = c.ctl("shutdown")
+    assert (r.returncode, r.stdout) == (0, "Shut down\n"), r
+    # slow ignores SIGTERM: tend is still stopping it
+    r = c.ctl("shutdown")
+    assert (r.returncode, r.stdout) == (0, "ERROR: already shutting down\n"), r
+    r = c.ctl("start", "slow")
+    assert (r.returncode, r.stdout) == (1, "ERROR: supervisor shutting down\n")
+    assert c.s.wait(timeout=20) == 0, c.err.text()
+    assert "killing 'slow'" in c.err.text()
+    # the socket went with tend
+    assert not os.path.exists(c.sock)
+    r = c.ctl("shutdown")
+    assert r.returncode == 1, r
+    assert r.stderr == (f"tend ctl: cannot connect to {c.sock}: "
+                        "No such file or directory\n")
+    assert c.ctl("status").returncode == 4
+
+
+def test_ctl_without_a_server_says_cannot_connect_exit_4_for_status_else_1(
+        tmp_path):
+    sock = str(tmp_path / "nothing.sock")
+    message = (f"tend ctl: cannot connect to {sock}: "
+               "No such file or directory\n")
+    for args, code in [(["status"], 4), (["status", "web"], 4),
+                       (["start", "web"], 1), (["stop", "all"], 1),
+                       (["version"], 1), (["shutdown"], 1), (["pid"], 1),
+                       (["tail", "-f", "web"], 1), (["health"], 1)]:
+        r = run_ctl(["-s", sock, *args])
+        assert (r.returncode, r.stderr) == (code, message), (args, r)
+    # the same through $TEND_CONTROL_SOCKET and unix:// URLs
+    r = run_ctl(["status"], env={**ctl_env(), "TEND_CONTROL_SOCKET": sock})
+    assert (r.returncode, r.stderr) == (4, message), r
+    r = run_ctl(["-s", f"unix://{sock}", "version"])
+    assert (r.returncode, r.stderr) == (
+        1, f"tend ctl: cannot connect to unix://{sock}: "
+           "No such file or directory\n"), r
+
+
+def test_ctl_finds_the_socket_in_the_configuration_file(control):
+    c = control("""
+        [unix_http_server]
+        file = @SOCK@
+
+        [program:web]
+        command = sleep 600
+        """, socket_env=False)
+    c.wait_states({"web": "RUNNING"})
+    r = run_ctl(["-c", str(c.conf), "status"])
+    assert r.returncode == 0, r
+    assert mask(r.stdout) == row("web", "RUNNING", "pid N, uptime U") + "\n"
+    # [supervisorctl] serverurl comes first
+    other = c.conf.with_name("other.ini")
+    other.write_text(f"[supervisorctl]\nserverurl = unix://{c.sock}\n"
+                     "[unix_http_server]\nfile = /nonexistent/x.sock\n")
+    r = run_ctl(["-c", str(other), "pid", "web"])
+    assert (r.returncode, r.stdout) == (0, f"{c.pid_of('web')}\n"), r
+
+
+# --- tend ctl: health, ready ----------------------------------------------------------
+
+def test_ctl_health_and_ready_exit_0_or_1_with_the_reason(control):
+    c = control("""
+        [program:crit]
+        command = sleep 600
+        critical = true
+        startsecs = 2
+
+        [program:other]
+        command = sleep 600
+        startsecs = 2
+
+        [program:manual]
+        command = sleep 600
+        autostart = false
+        """)
+    r = c.ctl("health")
+    assert (r.returncode, r.stdout) == (1, "not healthy: crit\n"), r
+    r = c.ctl("ready")
+    assert r.returncode == 1, r
+    assert r.stdout.startswith("not ready: ") and "crit" in r.stdout and \
+        "other" in r.stdout and "manual" not in r.stdout, r
+    c.wait_states({"crit": "RUNNING", "other": "RUNNING"})
+    assert (c.ctl("health").returncode, c.ctl("health").stdout) == (0, "ok\n")
+    assert (c.ctl("ready").returncode, c.ctl("ready").stdout) == (0, "ok\n")
+    # a stopped autostart program: not ready, still healthy
+    assert c.ctl("stop", "other").returncode == 0
+    r = c.ctl("ready")
+    assert (r.returncode, r.stdout) == (1, "not ready: other\n"), r
+    assert c.ctl("health").returncode == 0
+    # a critical one stopped on request: not healthy, tend goes on
+    assert c.ctl("stop", "crit").returncode == 0
+    r = c.ctl("health")
+    assert (r.returncode, r.stdout) == (1, "not healthy: crit\n"), r
+    assert c.s.running()
+
+
+# --- semantics of requested starts and stops -------------------------------------------
+
+def test_start_of_a_fatal_program_starts_afresh_with_its_retries_reset(
+        control, tmp_path):
+    # fails on runs 1 to 4, runs from run 5 on
+    c = control("""
+        [program:flaky]
+        command = sh -c 'n=$(cat runs 2>/dev/null || echo 0); n=$((n+1)); echo $n >runs; [ $n -ge 5 ] && exec sleep 600; exit 1'
+        directory = @DIR@
+        startsecs = 1
+        startretries = 1
+        """)
+    c.wait_states({"flaky": "FATAL"})
+    assert len(c.s.spawns("flaky")) == 2
+    # 2 attempts again (startretries + 1): the count was reset
+    r = c.ctl("start", "flaky")
+    assert (r.returncode, r.stdout) == (7, "flaky: ERROR (spawn error)\n"), r
+    c.wait_states({"flaky": "FATAL"})
+    time.sleep(1.5)
+    assert len(c.s.spawns("flaky")) == 4, c.err.text()
+    r = c.ctl("start", "flaky")
+    assert (r.returncode, r.stdout) == (0, "flaky: started\n"), r
+    assert len(c.s.spawns("flaky")) == 5
+
+
+def test_start_of_a_program_in_backoff_spawns_at_once_and_resets_retries(
+        control):
+    c = control("""
+        [program:failing]
+        command = sh -c 'exit 1'
+        startsecs = 1
+        startretries = 2
+        """)
+    # attempt 2 failed: the next one is 2 s away
+    c.err.wait_for(r"exited: failing", count=2)
+    assert c.state("failing") == "BACKOFF"
+    sent = time.time()
+    r = c.ctl("start", "failing")
+    assert (r.returncode, r.stdout) == (7, "failing: ERROR (spawn error)\n"), r
+    third = c.err.wait_for(r"spawned: 'failing'", count=3)
+    assert third - sent < 0.8, (third - sent, c.err.text())
+    # then startretries + 1 = 3 attempts from the start: 5 in all
+    c.wait_states({"failing": "FATAL"}, timeout=30)
+    time.sleep(1.5)
+    assert len(c.s.spawns("failing")) == 5, c.err.text()
+
+
+def test_start_of_an_exited_program_runs_it_again(control):
+    c = control("""
+        [program:oneshot]
+        command = sh -c 'sleep 1.3; exit 0'
+        startsecs = 1
+        autorestart = false
+        """)
+    c.wait_states({"oneshot": "EXITED"})
+    assert c.ctl("status", "oneshot").returncode == 3
+    r = c.ctl("start", "oneshot")
+    assert (r.returncode, r.stdout) == (0, "oneshot: started\n"), r
+    assert len(c.s.spawns("oneshot")) == 2
+
+
+@pytest.mark.parametrize("autorestart", ["true", "unexpected", "false"])
+def test_a_program_stopped_on_request_stays_stopped(control, autorestart):
+    c = control(f"""
+        [program:web]
+        command = sh -c 'trap "exit 0" TERM; while :; do sleep 0.1; done'
+        autorestart = {autorestart}
+        exitcodes = 1
+        """)
+    c.wait_states({"web": "RUNNING"})
+    r = c.ctl("stop", "web")
+    assert (r.returncode, r.stdout) == (0, "web: stopped\n"), r
+    time.sleep(2.5)
+    assert c.state("web") == "STOPPED"
+    assert len(c.s.spawns("web")) == 1, c.err.text()
+
+
+def test_a_critical_program_stopped_on_request_does_not_end_tend(control):
+    c = control("""
+        [program:crit]
+        command = sleep 600
+        critical = true
+        autorestart = false
+
+        [program:other]
+        command = sleep 600
+        """)
+    c.wait_states({"crit": "RUNNING", "other": "RUNNING"})
+    r = c.ctl("stop", "crit")
+    assert (r.returncode, r.stdout) == (0, "crit: stopped\n"), r
+    time.sleep(1.5)
+    assert c.s.running(), c.err.text()
+    assert c.state("other") == "RUNNING"
+    assert "is critical and has ended" not in c.err.text()
+    r = c.ctl("start", "crit")
+    assert (r.returncode, r.stdout) == (0, "crit: started\n"), r
+    # a restart is no end either
+    r = c.ctl("restart", "crit")
+    assert r.returncode == 0, r
+    time.sleep(0.5)
+    assert c.s.running()
+    # but a critical program that ends by itself still ends tend
+    c.wait_states({"crit": "RUNNING"})
+    os.kill(host_pid(c, "crit"), signal.SIGTERM)
+    assert c.s.wait(timeout=20) == 143, c.err.text()
+    assert "crit is critical and has ended" in c.err.text()
+
+
+def host_pid(c, name):
+    """The pid of a program as the test sees it (tend is PID 1 of its
+    own namespace): its child with that namespace pid."""
+    ns_pid = c.pid_of(name)
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                text = f.read()
+        except OSError:
+            continue
+        m = re.search(r"^NSpid:\s+(\d+)\s+(\d+)$", text, re.M)
+        ppid = re.search(r"^PPid:\s+(\d+)$", text, re.M)
+        if m and int(m[2]) == ns_pid and ppid and int(ppid[1]) == c.pid:
+            return int(pid)
+    raise AssertionError(f"no process {name} (pid {ns_pid} in tend's namespace)")
+
+
+def test_ctl_stop_main_ends_tend_with_mains_status_as_docker_stop(control):
+    c = control("""
+        [program:side]
+        command = sleep 600
+        """, command=["sh", "-c", "trap 'exit 42' TERM; while :; do sleep 0.1; done"])
+    c.wait_states({"side": "RUNNING", "main": "RUNNING"})
+    r = c.ctl("stop", "main")
+    assert r.returncode == 0, r
+    assert r.stdout in ("main: stopped\n", ""), r
+    assert c.s.wait(timeout=20) == 42, c.err.text()
+    assert "stopped: side" in c.err.text()
+
+
+def test_ctl_stop_main_killed_by_its_signal_exits_143(control):
+    c = control("""
+        [program:side]
+        command = sleep 600
+        """, command=["sleep", "600"])
+    c.wait_states({"main": "RUNNING"})
+    c.ctl("stop", "main")
+    assert c.s.wait(timeout=20) == 143, c.err.text()
+
+
+def test_ctl_restart_main_gives_a_new_main_and_tend_stays_up(control):
+    c = control("""
+        [program:side]
+        command = sleep 600
+        """, command=["sleep", "600"])
+    c.wait_states({"side": "RUNNING", "main": "RUNNING"})
+    old = c.pid_of("main")
+    r = c.ctl("restart", "main")
+    assert (r.returncode, r.stdout) == (0, "main: stopped\nmain: started\n"), r
+    time.sleep(1)
+    assert c.s.running(), c.err.text()
+    info = c.info("main")
+    assert info["state"] == "RUNNING" and info["pid"] not in (0, old)
+    assert c.state("side") == "RUNNING"
+    # and main still decides tend's status
+    c.ctl("stop", "main")
+    assert c.s.wait(timeout=20) == 143
+
+
+def test_held_reply_start_answers_once_running_after_startsecs(control):
+    c = control("""
+        [program:x]
+        command = sleep 600
+        startsecs = 2
+        autostart = false
+        """)
+    sent = time.monotonic()
+    client = subprocess.Popen([TEND, "ctl", "-s", c.sock, "start", "x"],
+                              stdout=subprocess.PIPE, text=True, env=ctl_env())
+    # meanwhile other clients are answered, and x is STARTING
+    wait_until(lambda: c.state("x") == "STARTING")
+    quick = time.monotonic()
+    r = c.ctl("status", "x")
+    assert time.monotonic() - quick < 1.5
+    assert r.stdout.startswith(row("x", "STARTING", "")), r
+    out, _ = client.communicate(timeout=20)
+    took = time.monotonic() - sent
+    assert (client.returncode, out) == (0, "x: started\n")
+    assert 1.9 <= took <= 6, took
+    assert c.state("x") == "RUNNING"
+
+
+def test_held_reply_stop_answers_once_the_process_has_exited(control):
+    c = control("""
+        [program:x]
+        command = sh -c 'trap "sleep 1.5; exit 0" TERM; while :; do sleep 0.1; done'
+        startsecs = 0
+        """)
+    c.wait_states({"x": "RUNNING"})
+    sent = time.monotonic()
+    r = c.ctl("stop", "x")
+    took = time.monotonic() - sent
+    assert (r.returncode, r.stdout) == (0, "x: stopped\n"), r
+    assert 1.4 <= took <= 6, took
+    assert c.state("x") == "STOPPED"
+
+
+# --- reload --------------------------------------------------------------------------
+
+RELOAD_BEFORE = """
+    [program:same]
+    command = sleep 600
+
+    [program:changed]
+    command = sleep 600
+
+    [program:live]
+    command = sleep 600
+    startretries = 3
+
+    [program:gone]
+    command = sleep 600
+
+    [program:halted]
+    command = sleep 600
+    """
+
+RELOAD_AFTER = """
+    [program:same]
+    command = sleep 600
+
+    [program:changed]
+    command = sleep 601
+
+    [program:live]
+    command = sleep 600
+    startretries = 7
+
+    [program:added]
+    command = sleep 602
+
+    [program:halted]
+    command = sleep 603
+    """
+
+
+def test_update_restarts_only_what_changed(control):
+    c = control(RELOAD_BEFORE)
+    c.wait_states({n: "RUNNING" for n in
+                   ["same", "changed", "live", "gone", "halted"]})
+    assert c.ctl("stop", "halted").returncode == 0
+    before = {n: p["pid"] for n, p in c.programs().items()}
+    c.rewrite(RELOAD_AFTER)
+
+    r = c.ctl("reread")
+    assert r.returncode == 0, r
+    assert r.stdout.splitlines() == ["added: available", "changed: changed",
+                                     "gone: disappeared", "halted: changed",
+                                     "live: changed"]
+    # reread applies nothing
+    assert {n: p["pid"] for n, p in c.programs().items()} == before
+
+    r = c.ctl("update")
+    assert r.returncode == 0, r
+    assert r.stdout.splitlines() == [
+        "gone: removed process group", "changed: updated process group",
+        "halted: updated process group", "live: updated process group",
+        "added: added process group"]
+    after = c.wait_states({"same": "RUNNING", "changed": "RUNNING",
+                           "live": "RUNNING", "added": "RUNNING"})
+    assert "gone" not in after
+    assert after["same"]["pid"] == before["same"]
+    assert after["live"]["pid"] == before["live"]
+    assert after["changed"]["pid"] not in (0, before["changed"])
+    # stopped on request, it stays stopped under its new command
+    assert after["halted"]["state"] == "STOPPED"
+    err = c.err.text()
+    assert "changed: changed, restarting" in err
+    assert "live: changed, updated in place" in err
+    assert "added: available, starting" in err
+    assert "gone: disappeared, stopping" in err
+    assert "stopped: gone" in err
+    assert "same: changed" not in err
+    # the new settings are in force
+    cfg = {x["name"]: x for x in c.rpc().supervisor.getAllConfigInfo()}
+    assert cfg["live"]["startretries"] == 7
+    assert cfg["changed"]["command"] == "sleep 601"
+    r = c.ctl("reread")
+    assert (r.returncode, r.stdout) == (0, "No config updates to processes\n")
+
+
+def test_a_broken_file_changes_nothing_and_its_error_reaches_the_client(
+        control):
+    c = control(RELOAD_BEFORE)
+    c.wait_states({n: "RUNNING" for n in
+                   ["same", "changed", "live", "gone", "halted"]})
+    before = {n: p["pid"] for n, p in c.programs().items()}
+    broken = RELOAD_AFTER + """
+    [program:bad]
+    command = sleep 1
+    startsecs = abc
+    """
+    c.rewrite(broken)
+    lineno = next(i for i, line in enumerate(
+        c.conf.read_text().splitlines(), 1) if "abc" in line)
+    where = f"{c.conf}:{lineno}: startsecs"
+    for cmd in ("reread", "update", "reload"):
+        r = c.ctl(cmd)
+        assert r.returncode == 1, (cmd, r)
+        assert r.stdout.startswith("ERROR: CANT_REREAD: "), (cmd, r)
+        assert where in r.stdout, (cmd, r)
+    status, body = c.api("POST", "/api/v1/reload")
+    assert status == 422, body
+    assert where in body["errors"], body
+    with pytest.raises(xmlrpc.client.Fault) as e:
+        c.rpc().supervisor.reloadConfig()
+    assert e.value.faultCode == 92
+    assert e.value.faultString.startswith("CANT_REREAD: ") and \
+        where in e.value.faultString, e.value
+    time.sleep(0.5)
+    after = c.programs()
+    assert {n: p["pid"] for n, p in after.items()} == before
+    assert all(p["state"] == "RUNNING" for p in after.values())
+
+
+def test_json_reload_reports_and_applies_the_changes(control):
+    c = control(RELOAD_BEFORE)
+    c.wait_states({"same": "RUNNING", "gone": "RUNNING"})
+    c.rewrite(RELOAD_AFTER)
+    status, body = c.api("POST", "/api/v1/reload")
+    assert status == 200, body
+    assert body == {"result": "reloaded", "added": ["added"],
+                    "changed": ["changed", "halted", "live"],
+                    "removed": ["gone"]}
+    c.wait_states({"added": "RUNNING", "changed": "RUNNING"})
+    wait_until(lambda: "gone" not in c.programs())
+
+
+def test_sighup_reloads_when_there_is_no_main(control):
+    c = control(RELOAD_BEFORE)
+    c.wait_states({"same": "RUNNING", "gone": "RUNNING"})
+    same = c.pid_of("same")
+    c.rewrite(RELOAD_AFTER)
+    os.kill(c.pid, signal.SIGHUP)
+    c.err.wait_for(r"SIGHUP received, reloading the configuration")
+    c.wait_states({"added": "RUNNING"})
+    wait_until(lambda: "gone" not in c.programs())
+    assert c.pid_of("same") == same
+    assert c.s.running()
+
+
+def test_sighup_goes_to_main_and_does_not_reload(control, tmp_path):
+    got = tmp_path / "got"
+    c = control(RELOAD_BEFORE, command=[
+        "sh", "-c", f"trap 'echo HUP >>{got}' HUP; while :; do sleep 0.1; done"])
+    c.wait_states({"same": "RUNNING", "main": "RUNNING"})
+    c.rewrite(RELOAD_AFTER)
+    os.kill(c.pid, signal.SIGHUP)
+    wait_until(lambda: got.exists() and "HUP" in got.read_text())
+    time.sleep(1)
+    assert "added" not in c.programs()
+    assert "gone" in c.programs()
+    # the control plane still reloads
+    assert c.ctl("update").returncode == 0
+    c.wait_states({"added": "RUNNING"})
