@@ -1117,3 +1117,412 @@ def test_sighup_goes_to_main_and_does_not_reload(control, tmp_path):
     # the control plane still reloads
     assert c.ctl("update").returncode == 0
     c.wait_states({"added": "RUNNING"})
+
+
+# --- Debian's supervisorctl against tend's socket -----------------------------------
+
+SUPERVISORCTL_CONF = """
+    [unix_http_server]
+    file = @SOCK@
+
+    [supervisorctl]
+    serverurl = unix://@SOCK@
+
+    [rpcinterface:supervisor]
+    supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+    """
+
+
+@pytest.fixture
+def sctl(control):
+    """tend on BASE, whose socket [unix_http_server] file= names, and
+    supervisorctl(*args) through its [supervisorctl] serverurl."""
+    c = control(SUPERVISORCTL_CONF + BASE, socket_env=False)
+    c.wait_states(UP)
+    c.sctl = lambda *args, **kw: supervisorctl(c.conf, *args, **kw)
+    return c
+
+
+@needs_supervisor
+def test_supervisorctl_status_and_its_exit_codes(sctl):
+    r = sctl.sctl("status")
+    assert r.returncode == 3, r
+    assert mask(r.stdout).splitlines() == [
+        row("crash", "STOPPED", "Not started"),
+        row("idle", "STOPPED", "Not started"),
+        row("log", "RUNNING", "pid N, uptime U"),
+        row("missing", "STOPPED", "Not started"),
+        row("pool:p1", "RUNNING", "pid N, uptime U"),
+        row("pool:p2", "RUNNING", "pid N, uptime U"),
+        row("web", "RUNNING", "pid N, uptime U"),
+    ]
+    # the same table as tend ctl's
+    assert mask(sctl.ctl("status").stdout) == mask(r.stdout)
+    r = sctl.sctl("status", "web", "pool:*")
+    assert r.returncode == 0, r
+    assert len(r.stdout.splitlines()) == 3
+    r = sctl.sctl("status", "nosuch", "nogroup:*")
+    assert (r.returncode, r.stdout) == (4, "nosuch: ERROR (no such process)\n"
+                                           "nogroup: ERROR (no such group)\n")
+
+
+@needs_supervisor
+def test_supervisorctl_start_stop_restart(sctl):
+    cases = [
+        (["start", "idle"], 0, "idle: started\n"),
+        (["start", "idle"], 0, "idle: ERROR (already started)\n"),
+        (["start", "missing"], 1, "missing: ERROR (no such file)\n"),
+        (["start", "crash"], 7, "crash: ERROR (spawn error)\n"),
+        (["start", "nosuch"], 1, "nosuch: ERROR (no such process)\n"),
+        (["start", "nosuch:*"], 2, "nosuch: ERROR (no such group)\n"),
+        (["stop", "idle"], 0, "idle: stopped\n"),
+        (["stop", "idle"], 0, "idle: ERROR (not running)\n"),
+        (["stop", "nosuch"], 1, "nosuch: ERROR (no such process)\n"),
+        (["stop", "pool:*"], 0, "pool:p1: stopped\npool:p2: stopped\n"),
+        (["start", "pool:*"], 0, "pool:p1: started\npool:p2: started\n"),
+        (["start", "pool:*"], 0, ""),
+        (["restart", "web"], 0, "web: stopped\nweb: started\n"),
+        (["restart", "idle"], 0, "idle: ERROR (not running)\n"
+                                 "idle: started\n"),
+    ]
+    for args, code, out in cases:
+        r = sctl.sctl(*args)
+        assert (r.returncode, r.stdout) == (code, out), (args, r)
+    assert sctl.state("idle") == "RUNNING"
+
+    r = sctl.sctl("stop", "all")
+    assert r.returncode == 0, r
+    assert sorted(r.stdout.splitlines()) == sorted(
+        ["idle: stopped", "log: stopped", "pool:p1: stopped",
+         "pool:p2: stopped", "web: stopped"])
+    r = sctl.sctl("start", "all")
+    assert sorted(r.stdout.splitlines()) == sorted([
+        "crash: ERROR (spawn error)", "idle: started", "log: started",
+        "missing: ERROR (no such file)", "pool:p1: started",
+        "pool:p2: started", "web: started"]), r
+    assert sctl.state("web") == "RUNNING"
+
+
+@needs_supervisor
+def test_supervisorctl_signal_pid_avail_and_version(sctl):
+    r = sctl.sctl("signal", "HUP", "web")
+    assert (r.returncode, r.stdout) == (0, "web: signalled\n"), r
+    sctl.err.wait_for(r"exited: web \(terminated by SIGHUP; not expected\)")
+    for args, code, out in [
+            (["signal", "BOGUS", "log"], 1, "log: ERROR (bad signal name)\n"),
+            (["signal", "HUP", "idle"], 7, "idle: ERROR (not running)\n"),
+            (["signal", "HUP", "nosuch"], 1,
+             "nosuch: ERROR (no such process)\n"),
+            (["signal", "CONT", "pool:*"], 0,
+             "pool:p1: signalled\npool:p2: signalled\n"),
+            (["pid"], 0, "1\n"),
+            (["pid", "idle"], 7, "0\n"),
+            (["pid", "nosuch"], 1, "No such process nosuch\n")]:
+        r = sctl.sctl(*args)
+        assert (r.returncode, r.stdout) == (code, out), (args, r)
+    sctl.wait_states({"web": "RUNNING"})
+    r = sctl.sctl("pid", "web")
+    assert (r.returncode, r.stdout) == (0, f"{sctl.pid_of('web')}\n"), r
+    r = sctl.sctl("pid", "all")
+    assert r.returncode == 0 and len(r.stdout.split()) == 7, r
+
+    r = sctl.sctl("avail")
+    assert r.returncode == 0, r
+    assert r.stdout == sctl.ctl("avail").stdout
+    assert r.stdout.splitlines()[0] == \
+        f"{'crash':<32} {'in use':<9} {'manual':<9} 999:999"
+
+    r = sctl.sctl("version")
+    assert (r.returncode, r.stdout) == (0, sctl.ctl("version").stdout), r
+
+
+@needs_supervisor
+def test_supervisorctl_reread_and_update_apply_the_changes_group_by_group(
+        control):
+    c = control(SUPERVISORCTL_CONF + RELOAD_BEFORE, socket_env=False)
+    c.wait_states({n: "RUNNING" for n in
+                   ["same", "changed", "live", "gone", "halted"]})
+    before = {n: p["pid"] for n, p in c.programs().items()}
+    c.rewrite(SUPERVISORCTL_CONF + RELOAD_AFTER)
+    r = supervisorctl(c.conf, "reread")
+    assert r.returncode == 0, r
+    assert r.stdout.splitlines() == ["added: available", "changed: changed",
+                                     "gone: disappeared", "halted: changed",
+                                     "live: changed"]
+    r = supervisorctl(c.conf, "update", "nosuch")
+    assert (r.returncode, r.stdout) == (1, "ERROR: no such group: nosuch\n"), r
+    r = supervisorctl(c.conf, "update")
+    assert r.returncode == 0, r
+    assert r.stdout.splitlines() == [
+        "gone: stopped", "gone: removed process group",
+        "changed: stopped", "changed: updated process group",
+        "halted: stopped", "halted: updated process group",
+        "live: stopped", "live: updated process group",
+        "added: added process group"]
+    after = c.wait_states({"same": "RUNNING", "changed": "RUNNING",
+                           "live": "RUNNING", "halted": "RUNNING",
+                           "added": "RUNNING"})
+    assert "gone" not in after
+    assert after["same"]["pid"] == before["same"]
+    # supervisord's update replaces a changed group whole
+    assert after["changed"]["pid"] != before["changed"]
+    assert after["live"]["pid"] != before["live"]
+    r = supervisorctl(c.conf, "update")
+    assert (r.returncode, r.stdout) == (0, ""), r
+
+    # a broken file: reread says why, exit 1
+    c.rewrite(SUPERVISORCTL_CONF + RELOAD_AFTER + "\n[program:bad]\n"
+              "command = sleep 1\nstartsecs = abc\n")
+    r = supervisorctl(c.conf, "reread")
+    assert r.returncode == 1, r
+    assert r.stdout.startswith(f"ERROR: CANT_REREAD: {c.conf}:"), r
+    assert "startsecs" in r.stdout
+
+
+@needs_supervisor
+def test_supervisorctl_reload_applies_the_file_and_tend_stays_up(control):
+    c = control(SUPERVISORCTL_CONF + RELOAD_BEFORE, socket_env=False)
+    c.wait_states({"same": "RUNNING", "gone": "RUNNING"})
+    same = c.pid_of("same")
+    c.rewrite(SUPERVISORCTL_CONF + RELOAD_AFTER)
+    r = supervisorctl(c.conf, "reload")
+    assert (r.returncode, r.stdout) == (0, "Restarted supervisord\n"), r
+    c.wait_states({"added": "RUNNING", "changed": "RUNNING"})
+    assert c.pid_of("same") == same
+    assert c.s.running()
+
+
+@needs_supervisor
+def test_supervisorctl_tail_and_tail_f(sctl, tmp_path):
+    r = sctl.sctl("tail", "log")
+    assert r.returncode == 0, r
+    data = (tmp_path / "log.out").read_text()
+    assert r.stdout.endswith("\n") and r.stdout[:-1] in data
+    assert 1500 <= len(r.stdout) - 1 <= 1600
+    r = sctl.sctl("tail", "-8", "log")
+    assert r.returncode == 0 and len(r.stdout) == 9, r
+    r = sctl.sctl("tail", "log", "stderr")
+    assert (r.returncode, r.stdout) == (0, "oops\n\n"), r
+    r = sctl.sctl("tail", "idle")
+    assert (r.returncode, r.stdout) == (1, "idle: ERROR (no log file)\n"), r
+    r = sctl.sctl("tail", "nosuch")
+    assert r.returncode == 1, r
+    assert r.stdout == "nosuch: ERROR (no such process name)\n"
+
+    lines = follow([SUPERVISORCTL, "-c", str(sctl.conf), "tail", "-f", "log"],
+                   r"^tick \d+$", 8)
+    assert lines[0] == "==> Press Ctrl-C to exit <=="
+    ticks = tick_numbers(lines)
+    assert ticks == list(range(ticks[0], ticks[0] + len(ticks))), lines
+
+
+@needs_supervisor
+def test_supervisorctl_shutdown_then_already_shutting_down(control):
+    c = control(SUPERVISORCTL_CONF + """
+    [program:slow]
+    command = sh -c 'trap "" TERM; while :; do sleep 0.1; done'
+    startsecs = 0
+    stopwaitsecs = 2
+    """, socket_env=False)
+    c.wait_states({"slow": "RUNNING"})
+    r = supervisorctl(c.conf, "shutdown")
+    assert (r.returncode, r.stdout) == (0, "Shut down\n"), r
+    r = supervisorctl(c.conf, "shutdown")
+    assert (r.returncode, r.stdout) == (0, "ERROR: already shutting down\n"), r
+    assert c.s.wait(timeout=20) == 0, c.err.text()
+    r = supervisorctl(c.conf, "shutdown")
+    assert r.returncode == 1, r
+    assert r.stdout == (f"ERROR: unix://{c.sock} no such file "
+                        "(already shut down?)\n")
+    r = supervisorctl(c.conf, "status")
+    assert (r.returncode, r.stdout) == (4, f"unix://{c.sock} no such file\n")
+
+
+# --- the same supervisorctl session against supervisord and against tend -------------
+
+# One file for both (%(here)s keeps each run in its own directory). The
+# lifetimes keep clear of supervisord's 1 s tick (see test_compare.py):
+# oneshot lives 1.5 s against startsecs=1, the programs that die at once
+# have startsecs=2.
+COMPARE_CONFIG = """\
+[unix_http_server]
+file = %(here)s/ctl.sock
+
+[supervisorctl]
+serverurl = unix://%(here)s/ctl.sock
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisord]
+nodaemon = true
+user = root
+loglevel = info
+logfile = %(here)s/supervisord.log
+pidfile = %(here)s/supervisord.pid
+childlogdir = %(here)s
+
+[program:web]
+command = sleep 600
+startsecs = 1
+
+[program:idle]
+command = sleep 600
+startsecs = 1
+autostart = false
+
+[program:oneshot]
+command = sh -c 'sleep 1.5; exit 0'
+startsecs = 1
+autorestart = false
+
+[program:fatal]
+command = sh -c 'exit 1'
+startsecs = 2
+startretries = 0
+
+[program:missing]
+command = /nonexistent/binary
+startretries = 0
+
+[program:pool]
+command = sleep 600
+process_name = %(program_name)s_%(process_num)02d
+numprocs = 2
+startsecs = 1
+"""
+
+SETTLED = "\n".join([
+    row("fatal", "FATAL", "Exited too quickly (process log may have details)"),
+    row("idle", "STOPPED", "Not started"),
+    row("missing", "FATAL", "can't find command '/nonexistent/binary'"),
+    row("oneshot", "EXITED", "DATE"),
+    row("pool:pool_00", "RUNNING", "pid N, uptime U"),
+    row("pool:pool_01", "RUNNING", "pid N, uptime U"),
+    row("web", "RUNNING", "pid N, uptime U"),
+]) + "\n"
+
+# The session, in order; each command's masked output and exit code
+# must be the same under both.
+SESSION = [
+    ["status"],
+    ["status", "web", "pool:*"],
+    ["status", "pool:pool_01"],
+    ["status", "nosuch", "nogroup:*"],
+    ["status", "nosuch", "idle"],
+    ["status", "pool"],
+    ["start", "idle"],
+    ["start", "idle"],
+    ["start", "missing"],
+    ["start", "nosuch"],
+    ["start", "nosuch:*"],
+    ["stop", "idle"],
+    ["stop", "idle"],
+    ["stop", "nosuch"],
+    ["stop", "pool:*"],
+    ["status", "pool:*"],
+    ["start", "pool:*"],
+    ["start", "pool:*"],
+    ["restart", "web"],
+    ["restart", "idle"],
+    ["stop", "idle"],
+    ["signal", "HUP", "idle"],
+    ["signal", "BOGUS", "web"],
+    ["signal", "CONT", "pool:*"],
+    ["signal", "HUP", "nosuch"],
+    ["pid", "idle"],
+    ["pid", "nosuch"],
+    ["start", "fatal"],
+    ["avail"],
+    ["reread"],
+    ["update"],
+    ["status"],
+]
+
+
+class TendNamespaced(Namespaced):
+    """tend -c FILE as PID 1 of its own namespace, stderr to a file."""
+
+    def __init__(self, conf, cwd):
+        self.errfile = open(os.path.join(cwd, "tend.stderr"), "wb")
+        super().__init__([TEND, "-c", conf], cwd, subprocess.DEVNULL,
+                         self.errfile)
+
+    def close(self):
+        try:
+            super().close()
+        finally:
+            self.errfile.close()
+
+
+@needs_supervisor
+def test_supervisorctl_session_gives_the_same_output_and_codes_as_supervisord(
+        tmp_path):
+    runs, confs = {}, {}
+    for which in ("supervisord", "tend"):
+        d = tmp_path / which
+        d.mkdir()
+        (d / "supervisord.conf").write_text(COMPARE_CONFIG)
+        confs[which] = d / "supervisord.conf"
+    # [unix_http_server] file= names tend's socket, as supervisord's
+    saved = os.environ.pop("TEND_CONTROL_SOCKET")
+    try:
+        runs["supervisord"] = Namespaced(
+            [SUPERVISORD, "-n", "-c", str(confs["supervisord"])],
+            str(tmp_path / "supervisord"), subprocess.DEVNULL,
+            subprocess.DEVNULL)
+        runs["tend"] = TendNamespaced(str(confs["tend"]), str(tmp_path / "tend"))
+    finally:
+        os.environ["TEND_CONTROL_SOCKET"] = saved
+    try:
+        def settled(which):
+            r = supervisorctl(confs[which], "status")
+            return r.returncode == 3 and mask(r.stdout) == SETTLED
+        for which in runs:
+            wait_until(lambda: settled(which), timeout=30,
+                       what=f"{which} to settle: "
+                            f"{supervisorctl(confs[which], 'status')}")
+
+        # getAllProcessInfo: the same members in the same order, with the
+        # same types and values, but for times, pids and log paths (tend
+        # makes no AUTO log files)
+        def infos(which):
+            conf = tmp_path / which / "ctl.sock"
+            out = []
+            for info in rpc_proxy(str(conf)).supervisor.getAllProcessInfo():
+                out.append([(k, type(v).__name__, mask(v) if k ==
+                             "description" else v if k not in (
+                                 "start", "stop", "now", "pid", "logfile",
+                                 "stdout_logfile", "stderr_logfile") else
+                             None) for k, v in info.items()])
+            return out
+        assert infos("tend") == infos("supervisord")
+
+        diffs = []
+        for args in SESSION:
+            got = {}
+            for which in runs:
+                r = supervisorctl(confs[which], *args)
+                got[which] = (r.returncode, mask(r.stdout), r.stderr)
+            print(f"$ supervisorctl {' '.join(args)}  # exit "
+                  f"{got['supervisord'][0]} / {got['tend'][0]}\n"
+                  f"{got['supervisord'][1]}", end="")
+            if got["tend"] != got["supervisord"]:
+                diffs.append(f"supervisorctl {' '.join(args)}:\n"
+                             f"  supervisord: {got['supervisord']}\n"
+                             f"  tend:        {got['tend']}")
+        assert not diffs, "\n".join(diffs)
+
+        # the session did what it says (the harness works)
+        last = supervisorctl(confs["tend"], "status")
+        assert mask(last.stdout) == SETTLED.replace(
+            row("idle", "STOPPED", "Not started"),
+            row("idle", "STOPPED", "DATE")), last
+
+        for run in runs.values():
+            run.terminate()
+        status = {w: r.wait(timeout=30) for w, r in runs.items()}
+        assert status == {"supervisord": 0, "tend": 0}
+    finally:
+        for run in runs.values():
+            run.close()
