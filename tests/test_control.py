@@ -1526,3 +1526,428 @@ def test_supervisorctl_session_gives_the_same_output_and_codes_as_supervisord(
     finally:
         for run in runs.values():
             run.close()
+
+
+# --- supervisord's XML-RPC through xmlrpc.client ---------------------------------------
+
+PROCESS_MEMBERS = [
+    ("name", str), ("group", str), ("start", int), ("stop", int),
+    ("now", int), ("state", int), ("statename", str), ("spawnerr", str),
+    ("exitstatus", int), ("logfile", str), ("stdout_logfile", str),
+    ("stderr_logfile", str), ("pid", int), ("description", str)]
+
+
+def check_members(info):
+    assert [k for k in info] == [k for k, _ in PROCESS_MEMBERS], info
+    for k, t in PROCESS_MEMBERS:
+        assert type(info[k]) is t, (k, info)
+
+
+def test_xmlrpc_get_all_process_info_has_supervisords_14_typed_members(
+        base, tmp_path):
+    infos = base.rpc().supervisor.getAllProcessInfo()
+    now = time.time()
+    assert [(i["group"], i["name"]) for i in infos] == [
+        ("crash", "crash"), ("idle", "idle"), ("log", "log"),
+        ("missing", "missing"), ("pool", "p1"), ("pool", "p2"),
+        ("web", "web")]
+    for info in infos:
+        check_members(info)
+        assert abs(info["now"] - now) <= 2
+    by = {i["name"]: i for i in infos}
+    web = by["web"]
+    assert (web["state"], web["statename"], web["spawnerr"],
+            web["exitstatus"], web["stop"]) == (20, "RUNNING", "", 0, 0)
+    assert web["pid"] == base.pid_of("web") > 1
+    assert re.fullmatch(rf"pid {web['pid']}, uptime 0:00:\d\d",
+                        web["description"]), web
+    assert 0 <= now - web["start"] <= 30
+    assert (web["logfile"], web["stdout_logfile"], web["stderr_logfile"]) == \
+        ("", "", "")
+    log = by["log"]
+    assert log["logfile"] == log["stdout_logfile"] == str(tmp_path / "log.out")
+    assert log["stderr_logfile"] == str(tmp_path / "log.err")
+    idle = by["idle"]
+    assert (idle["state"], idle["statename"], idle["pid"], idle["start"],
+            idle["description"]) == (0, "STOPPED", 0, 0, "Not started")
+    assert by["p1"]["group"] == "pool"
+
+
+def test_xmlrpc_get_process_info_and_bad_names(base):
+    s = base.rpc().supervisor
+    info = s.getProcessInfo("web")
+    check_members(info)
+    assert (info["name"], info["statename"]) == ("web", "RUNNING")
+    info = s.getProcessInfo("pool:p2")
+    assert (info["name"], info["group"]) == ("p2", "pool")
+    for name in ["nosuch", "pool:*", "p2", "pool:nosuch"]:
+        with pytest.raises(xmlrpc.client.Fault) as e:
+            s.getProcessInfo(name)
+        assert (e.value.faultCode, e.value.faultString) == (
+            10, f"BAD_NAME: {name}"), name
+
+
+def test_xmlrpc_identity_methods(base):
+    s = base.rpc().supervisor
+    version = subprocess.run([TEND, "--version"], capture_output=True,
+                             text=True).stdout.split()[-1]
+    assert s.getAPIVersion() == "3.0"
+    assert s.getVersion() == "3.0"
+    assert s.getSupervisorVersion() == version
+    assert s.getState() == {"statecode": 1, "statename": "RUNNING"}
+    assert s.getPID() == 1
+    assert isinstance(s.getIdentification(), str)
+
+
+def fault_of(call, *args):
+    with pytest.raises(xmlrpc.client.Fault) as e:
+        call(*args)
+    return e.value.faultCode, e.value.faultString
+
+
+def test_xmlrpc_faults_carry_supervisords_codes(base):
+    proxy = base.rpc()
+    s = proxy.supervisor
+    assert fault_of(s.nosuch) == (1, "UNKNOWN_METHOD")
+    assert fault_of(proxy.nosuch)[0] == 1
+    assert fault_of(getattr(proxy, "supervisor.getState.x"))[0] == 1
+    assert fault_of(getattr(proxy, "getState"))[0] == 1
+    assert fault_of(getattr(s, "_dispatch"))[0] == 1
+    for args in [(), (1,), ("web", "x"), (1.5,), (["web"],), ({"a": 1},)]:
+        assert fault_of(s.getProcessInfo, *args)[0] == 2, args
+    assert fault_of(s.startProcess, "idle", "yes")[0] == 2
+    assert fault_of(s.readProcessStdoutLog, "log", "0", 0)[0] == 2
+    assert fault_of(s.getAllProcessInfo, "x")[0] == 2
+    assert fault_of(s.startProcess, "web") == (60, "ALREADY_STARTED: web")
+    assert fault_of(s.stopProcess, "idle") == (70, "NOT_RUNNING: idle")
+    assert fault_of(s.signalProcess, "idle", "HUP") == (70, "NOT_RUNNING: idle")
+    assert fault_of(s.signalProcess, "web", "BOGUS") == (11, "BAD_SIGNAL: BOGUS")
+    assert fault_of(s.startProcess, "nosuch") == (10, "BAD_NAME: nosuch")
+    assert fault_of(s.stopProcessGroup, "nosuch") == (10, "BAD_NAME: nosuch")
+    assert fault_of(s.startProcess, "missing") == (
+        20, "NO_FILE: can't find command '/nonexistent/binary'")
+    assert fault_of(s.startProcess, "crash") == (50, "SPAWN_ERROR: crash")
+    assert fault_of(s.readProcessStdoutLog, "idle", 0, 0) == (
+        20, "NO_FILE: idle")
+    assert fault_of(s.readProcessStdoutLog, "log", -1, 5)[0] == 3
+    # nothing of that changed anything
+    assert base.state("web") == "RUNNING" and base.state("idle") == "STOPPED"
+
+
+def results(array):
+    return [(r["group"], r["name"], r["status"], r["description"])
+            for r in array]
+
+
+def test_xmlrpc_group_and_all_methods_return_result_arrays(base):
+    s = base.rpc().supervisor
+    assert results(s.stopProcessGroup("pool")) == [
+        ("pool", "p1", 80, "OK"), ("pool", "p2", 80, "OK")]
+    assert s.stopProcessGroup("pool") == []	# only what runs
+    assert base.state("p1") == base.state("p2") == "STOPPED"
+    assert results(s.startProcessGroup("pool")) == [
+        ("pool", "p1", 80, "OK"), ("pool", "p2", 80, "OK")]
+    assert s.startProcessGroup("pool") == []
+    assert base.state("p1") == base.state("p2") == "RUNNING"
+    assert results(s.signalProcessGroup("pool", "CONT")) == [
+        ("pool", "p1", 80, "OK"), ("pool", "p2", 80, "OK")]
+    assert results(s.stopProcess("pool:*")) == [
+        ("pool", "p1", 80, "OK"), ("pool", "p2", 80, "OK")]
+    assert results(s.startProcess("pool:*")) == [
+        ("pool", "p1", 80, "OK"), ("pool", "p2", 80, "OK")]
+
+    assert sorted(results(s.signalAllProcesses("CONT"))) == [
+        ("log", "log", 80, "OK"), ("pool", "p1", 80, "OK"),
+        ("pool", "p2", 80, "OK"), ("web", "web", 80, "OK")]
+    assert sorted(results(s.stopAllProcesses())) == [
+        ("log", "log", 80, "OK"), ("pool", "p1", 80, "OK"),
+        ("pool", "p2", 80, "OK"), ("web", "web", 80, "OK")]
+    assert {i["statename"] for i in s.getAllProcessInfo()} == {"STOPPED"}
+    assert s.stopAllProcesses() == []
+    assert sorted(results(s.startAllProcesses())) == [
+        ("crash", "crash", 50, "SPAWN_ERROR: crash"),
+        ("idle", "idle", 80, "OK"), ("log", "log", 80, "OK"),
+        ("missing", "missing", 20,
+         "NO_FILE: can't find command '/nonexistent/binary'"),
+        ("pool", "p1", 80, "OK"), ("pool", "p2", 80, "OK"),
+        ("web", "web", 80, "OK")]
+    assert base.state("web") == "RUNNING"
+
+
+def test_xmlrpc_start_and_stop_without_waiting_answer_at_once(base):
+    s = base.rpc().supervisor
+    sent = time.monotonic()
+    assert s.startProcess("idle", False) is True
+    assert time.monotonic() - sent < 0.9	# startsecs is 1
+    assert base.state("idle") == "STARTING"
+    base.wait_states({"idle": "RUNNING"})
+    assert s.stopProcess("idle", False) is True
+    base.wait_states({"idle": "STOPPED"})
+
+
+def test_xmlrpc_read_and_tail_process_logs(base, tmp_path):
+    s = base.rpc().supervisor
+    path = tmp_path / "log.out"
+    assert s.readProcessStdoutLog("log", 0, 5) == "line "
+    assert s.readProcessLog("log", 0, 12) == "line 1\nline "
+    whole = s.readProcessStdoutLog("log", 0, 0)
+    assert path.read_text().startswith(whole) and len(whole) > 2000
+    end = s.readProcessStdoutLog("log", -10, 0)
+    assert len(end) == 10 and end in path.read_text()
+    assert s.readProcessStderrLog("log", 0, 0) == "oops\n"
+
+    text, offset, overflow = s.tailProcessStdoutLog("log", 0, 20)
+    assert overflow is True and len(text) == 20
+    assert path.read_bytes()[offset - 20:offset].decode() == text
+    text, offset2, overflow = s.tailProcessLog("log", 10 ** 9, 10)
+    assert (text, overflow) == ("", False) and offset2 >= offset
+    assert s.tailProcessStderrLog("log", 0, 100) == ["oops\n", 5, False]
+    assert s.tailProcessStdoutLog("idle", 0, 10) == ["", 0, False]
+    assert fault_of(s.tailProcessStdoutLog, "nosuch", 0, 10)[0] == 10
+
+
+WRITE_BYTES = """\
+import sys, time
+sys.stdout.buffer.write(open(sys.argv[1], "rb").read())
+sys.stdout.flush()
+time.sleep(600)
+"""
+
+
+@pytest.fixture
+def binary_log(control, tmp_path):
+    """start(data): a program that writes data to its log file, and tend."""
+    def start(data):
+        (tmp_path / "data").write_bytes(data)
+        (tmp_path / "write.py").write_text(WRITE_BYTES)
+        c = control(f"""
+            [program:bin]
+            command = {shutil.which("python3")} @DIR@/write.py @DIR@/data
+            stdout_logfile = @DIR@/bin.log
+            startsecs = 0
+            """)
+        wait_until(lambda: (tmp_path / "bin.log").exists() and
+                   (tmp_path / "bin.log").read_bytes() == data,
+                   what="the data in bin.log")
+        return c
+    return start
+
+
+def test_xmlrpc_log_with_control_bytes_and_bad_utf8_gives_a_valid_reply(
+        binary_log):
+    data = (b"ok \x01\x02\x1b[31mred\x1b[0m \x00nul \xff\xfe bad \xc3( cut "
+            b"\xe2\x82 tab\there\r\nend \xf0\x9f\x98\x80 & <b>\n")
+    c = binary_log(data)
+    s = c.rpc().supervisor
+    got = s.readProcessStdoutLog("bin", 0, 0)
+    r = "\ufffd"
+    # each byte XML cannot carry becomes U+FFFD; CR LF reads as LF in XML
+    assert got == (f"ok {r}{r}{r}[31mred{r}[0m {r}nul {r}{r} bad {r}( cut "
+                   f"{r}{r} tab\there\nend \U0001f600 & <b>\n"), repr(got)
+    text, offset, overflow = s.tailProcessStdoutLog("bin", 0, 1000)
+    assert (text, offset, overflow) == (got, len(data), False)
+    # a read that cuts a UTF-8 sequence is still a valid reply
+    for n in range(1, 8):
+        part = s.readProcessStdoutLog("bin", -n, 0)
+        assert isinstance(part, str) and len(part) <= n
+    # tend ctl's tail prints the bytes as they are
+    r = subprocess.run([TEND, "ctl", "-s", c.sock, "tail", "bin"],
+                       capture_output=True, env=ctl_env(), timeout=30)
+    assert (r.returncode, r.stdout) == (0, data + b"\n"), r
+
+
+def test_xmlrpc_log_with_xml_forbidden_noncharacters_gives_a_valid_reply(
+        binary_log):
+    # U+FFFE and U+FFFF are well-formed UTF-8 that XML 1.0 forbids
+    data = "a\ufffeb\uffffc\n".encode()
+    c = binary_log(data)
+    s = c.rpc().supervisor
+    got = s.readProcessStdoutLog("bin", 0, 0)
+    assert re.fullmatch("a\ufffd?b\ufffd?c\n", got), repr(got)
+    text, _, _ = s.tailProcessStdoutLog("bin", 0, 100)
+    assert text == got
+
+
+def test_xmlrpc_after_shutdown_supervisor_methods_fault_shutdown_state(
+        control):
+    c = control("""
+        [program:slow]
+        command = sh -c 'trap "" TERM; while :; do sleep 0.1; done'
+        startsecs = 0
+        stopwaitsecs = 2
+        """)
+    c.wait_states({"slow": "RUNNING"})
+    s = c.rpc().supervisor
+    assert s.shutdown() is True
+    for call in (s.getState, s.getAllProcessInfo, s.shutdown):
+        assert fault_of(call) == (6, "SHUTDOWN_STATE")
+    assert c.s.wait(timeout=20) == 0
+
+
+# --- the JSON API ---------------------------------------------------------------------
+
+PROGRAM_KEYS = {"name", "group", "state", "pid", "start_time", "uptime",
+                "exit_status", "restarts", "critical", "ready", "description",
+                "logfile", "stderr_logfile"}
+
+
+def test_json_get_programs_lists_every_process(base, tmp_path):
+    status, hdrs, data = base.request("GET", "/api/v1/programs")
+    assert status == 200
+    assert hdrs["content-type"] == "application/json"
+    body = json.loads(data)
+    progs = body["programs"]
+    assert [p["name"] for p in progs] == ["crash", "idle", "log", "missing",
+                                          "p1", "p2", "web"]
+    for p in progs:
+        assert set(p) == PROGRAM_KEYS, p
+    web = {p["name"]: p for p in progs}["web"]
+    assert (web["group"], web["state"], web["critical"], web["ready"],
+            web["exit_status"], web["restarts"], web["logfile"]) == (
+        "web", "RUNNING", False, True, None, 0, None)
+    assert web["pid"] > 1 and 0 <= time.time() - web["start_time"] <= 30
+    assert isinstance(web["uptime"], int)
+    assert web["description"].startswith(f"pid {web['pid']}, uptime ")
+    log = {p["name"]: p for p in progs}["log"]
+    assert log["logfile"] == str(tmp_path / "log.out")
+    assert log["stderr_logfile"] == str(tmp_path / "log.err")
+    idle = {p["name"]: p for p in progs}["idle"]
+    assert (idle["state"], idle["pid"], idle["ready"], idle["description"]) \
+        == ("STOPPED", 0, False, "Not started")
+
+
+def test_json_get_one_program_and_404_for_an_unknown_one(base):
+    for url, name in [("/api/v1/programs/web", "web"),
+                      ("/api/v1/programs/pool:p1", "p1"),
+                      ("/api/v1/programs/p2", "p2"),
+                      ("/api/v1/programs/pool%3Ap2", "p2")]:
+        status, body = base.api("GET", url)
+        assert status == 200, (url, body)
+        assert set(body) == PROGRAM_KEYS and body["name"] == name, url
+    for url in ["/api/v1/programs/nosuch", "/api/v1/programs/pool:nosuch",
+                "/api/v1/nosuch"]:
+        status, body = base.api("GET", url)
+        assert status == 404, (url, body)
+        assert isinstance(body["error"], str), body
+
+
+def one(name, group, ok, result, error):
+    return {"results": [{"name": name, "group": group, "ok": ok,
+                         "result": result, "error": error}]}
+
+
+def test_json_post_start_stop_restart_answer_once_done(base):
+    status, body = base.api("POST", "/api/v1/programs/idle/start")
+    assert (status, body) == (200, one("idle", "idle", True, "SUCCESS", None))
+    assert base.state("idle") == "RUNNING"
+    status, body = base.api("POST", "/api/v1/programs/idle/start")
+    assert (status, body) == (409, one("idle", "idle", False,
+                                       "ALREADY_STARTED",
+                                       "ALREADY_STARTED: idle"))
+    old = base.pid_of("idle")
+    status, body = base.api("POST", "/api/v1/programs/idle/restart")
+    assert (status, body) == (200, one("idle", "idle", True, "SUCCESS", None))
+    assert base.pid_of("idle") not in (0, old)
+    status, body = base.api("POST", "/api/v1/programs/idle/stop")
+    assert (status, body) == (200, one("idle", "idle", True, "SUCCESS", None))
+    assert base.state("idle") == "STOPPED"
+    status, body = base.api("POST", "/api/v1/programs/idle/stop")
+    assert (status, body) == (409, one("idle", "idle", False, "NOT_RUNNING",
+                                       "NOT_RUNNING: idle"))
+    status, body = base.api("POST", "/api/v1/programs/missing/start")
+    assert status == 500 and body["results"][0]["result"] == "NO_FILE", body
+    status, body = base.api("POST", "/api/v1/programs/crash/start")
+    assert status == 500 and body["results"][0]["result"] == "SPAWN_ERROR", \
+        body
+    status, body = base.api("POST", "/api/v1/programs/nosuch/start")
+    assert status == 404, body
+
+    # groups: GROUP:* or the bare group name
+    status, body = base.api("POST", "/api/v1/programs/pool:*/stop")
+    assert status == 200, body
+    assert [(r["name"], r["ok"]) for r in body["results"]] == [
+        ("p1", True), ("p2", True)]
+    status, body = base.api("POST", "/api/v1/programs/pool/start")
+    assert status == 200, body
+    assert [(r["name"], r["ok"]) for r in body["results"]] == [
+        ("p1", True), ("p2", True)]
+    assert base.state("p1") == base.state("p2") == "RUNNING"
+
+
+def test_json_post_signal(base):
+    status, body = base.api("POST", "/api/v1/programs/web/signal/CONT")
+    assert (status, body) == (200, one("web", "web", True, "SUCCESS", None))
+    status, body = base.api("POST", "/api/v1/programs/pool:*/signal/18")
+    assert status == 200 and len(body["results"]) == 2, body
+    status, body = base.api("POST", "/api/v1/programs/idle/signal/HUP")
+    assert (status, body) == (409, one("idle", "idle", False, "NOT_RUNNING",
+                                       "NOT_RUNNING: idle"))
+    status, body = base.api("POST", "/api/v1/programs/web/signal/BOGUS")
+    assert status == 400 and "error" in body, body
+    status, body = base.api("POST", "/api/v1/programs/nosuch/signal/HUP")
+    assert status == 404, body
+    old = base.pid_of("web")
+    status, body = base.api("POST", "/api/v1/programs/web/signal/SIGHUP")
+    assert status == 200, body
+    base.err.wait_for(r"exited: web \(terminated by SIGHUP")
+    wait_until(lambda: base.pid_of("web") not in (0, old))
+
+
+def test_json_methods_actions_and_origins_are_checked(base):
+    status, body = base.api("GET", "/api/v1/programs/web/start")
+    assert status == 405, body
+    status, body = base.api("POST", "/api/v1/programs/web/bogus")
+    assert status == 404, body
+    status, body = base.api("POST", "/api/v1/programs/web")
+    assert status == 405, body
+    # a browser's cross-site request changes nothing
+    status, _, _ = base.request("POST", "/api/v1/programs/web/stop",
+                                headers={"Origin": "http://evil.example"})
+    assert status == 403
+    status, _, _ = base.request("POST", "/api/v1/programs/web/stop",
+                                headers={"Sec-Fetch-Site": "cross-site"})
+    assert status == 403
+    assert base.state("web") == "RUNNING"
+
+
+def test_json_tend_describes_tend_itself(base):
+    status, body = base.api("GET", "/api/v1/tend")
+    assert status == 200, body
+    version = subprocess.run([TEND, "--version"], capture_output=True,
+                             text=True).stdout.split()[-1]
+    assert body["version"] == version
+    assert body["pid"] == 1
+    assert body["phase"] == "running"
+    assert body["config_file"] == str(base.conf)
+    assert 0 <= time.time() - body["start_time"] <= 60
+    assert isinstance(body["uptime"], int) and body["uptime"] >= 0
+
+
+def test_health_endpoints(control):
+    c = control("""
+        [program:crit]
+        command = sleep 600
+        critical = true
+        startsecs = 2
+        """)
+    assert c.request("GET", "/livez")[:1] == (200,)
+    status, _, data = c.request("GET", "/healthz")
+    assert (status, data) == (503, b"not healthy: crit\n")
+    status, _, data = c.request("GET", "/readyz")
+    assert (status, data) == (503, b"not ready: crit\n")
+    c.wait_states({"crit": "RUNNING"})
+    for url in ("/livez", "/readyz", "/healthz"):
+        status, _, data = c.request("GET", url)
+        assert (status, data) == (200, b"ok\n"), url
+
+
+def test_json_post_shutdown_stops_tend(control):
+    c = control("""
+        [program:web]
+        command = sleep 600
+        """)
+    c.wait_states({"web": "RUNNING"})
+    status, body = c.api("POST", "/api/v1/shutdown")
+    assert status == 202, body
+    assert c.s.wait(timeout=20) == 0
+    assert "stopped: web" in c.err.text()
