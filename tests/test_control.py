@@ -96,10 +96,20 @@ def request(path, method, url, body=b"", headers=None, timeout=30):
 
 
 def raw_connect(path, timeout=10):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    s.connect(path)
-    return s
+    """A connection; a full backlog (EAGAIN, as a Unix socket says it)
+    is waited out until timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        try:
+            s.connect(path)
+            return s
+        except BlockingIOError:
+            s.close()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
 
 
 def read_all(s, timeout=10):
@@ -1951,3 +1961,432 @@ def test_json_post_shutdown_stops_tend(control):
     assert status == 202, body
     assert c.s.wait(timeout=20) == 0
     assert "stopped: web" in c.err.text()
+
+
+# --- clients that misbehave -------------------------------------------------------------
+
+# A crash loop that tend restarts once a second (startsecs=0, exits at
+# once): its spawn lines show whether a client ever held the loop up.
+VICTIM = """
+    [program:crashloop]
+    command = /bin/true
+    startsecs = 0
+    autorestart = true
+
+    [program:web]
+    command = sleep 600
+    """
+
+
+@pytest.fixture
+def victim(control):
+    def start(extra=""):
+        c = control(VICTIM + extra)
+        c.wait_states({"web": "RUNNING"})
+        c.err.wait_for(r"spawned: 'crashloop'", count=2)
+        c.baseline = c.settled_fds()
+        c.since = time.time()
+        c.rss = rss_kib(c.pid)
+        return c
+    return start
+
+
+def assert_unharmed(c):
+    """The next good client is answered at once, the crash loop was
+    restarted once a second all along, and tend holds no descriptor more
+    than before."""
+    sent = time.monotonic()
+    status, _, data = c.request("GET", "/livez", timeout=10)
+    assert (status, data) == (200, b"ok\n")
+    r = c.ctl("status", "web", timeout=10)
+    assert r.returncode == 0, r
+    assert time.monotonic() - sent < 3
+    now = time.time()
+    spawns = [t for t in c.s.spawns("crashloop") if t >= c.since - 1.5]
+    gaps = [round(b - a, 3) for a, b in zip(spawns, spawns[1:])]
+    assert spawns and now - spawns[-1] < 2.5, (now - c.since, spawns)
+    assert gaps and all(0.8 <= g <= 2.5 for g in gaps), gaps
+    assert len(spawns) >= (now - c.since) / 1.6, (now - c.since, gaps)
+    wait_until(lambda: c.fds() == c.baseline, timeout=20,
+               what=f"tend's descriptors back to {c.baseline} "
+                    f"(now {c.fds()}: {os.listdir(f'/proc/{c.pid}/fd')})")
+    assert c.s.running()
+
+
+def http_status(reply):
+    m = re.match(rb"HTTP/1\.[01] (\d{3}) ", reply)
+    return int(m[1]) if m else None
+
+
+def test_random_bytes_and_malformed_requests_get_a_status_or_the_door(victim):
+    c = victim()
+    rng = random.Random(20261201)
+    valid = (b"POST /api/v1/programs/web/signal/CONT HTTP/1.1\r\nHost: tend\r\n"
+             b"Content-Length: 3\r\n\r\nabc")
+    blobs = [
+        b"\r\n\r\n", b"GARBAGE\r\n\r\n", b"GET\r\n\r\n", b"GET /\r\n\r\n",
+        b"GET / HTTP/9.9\r\n\r\n", b"GET / HTTP/1.1 extra\r\n\r\n",
+        b"get / HTTP/1.1\r\n\r\n", b"GET noslash HTTP/1.1\r\n\r\n",
+        b"GET /%00 HTTP/1.1\r\n\r\n", b"GET /%zz HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        b"GET / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n",
+        b"POST /RPC2 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"GET / HTTP/1.1\r\n folded\r\n\r\n", b"GET / HTTP/1.1\r\nNoColon\r\n\r\n",
+        b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 100 + b"\r\n",
+        b"\x00" * 100 + b"\r\n\r\n", b"GET / HTTP/1.1\r\nX: \x00\r\n\r\n",
+        b"GET /api/v1/programs HTTP/1.1\r\nAuthorization: Basic !!!\r\n\r\n",
+    ]
+    blobs += [rng.randbytes(n) for n in (1, 7, 100, 4096, 8191, 9000)]
+    blobs += [rng.randbytes(rng.randrange(1, 3000)) + b"\r\n\r\n"
+              for _ in range(30)]
+    for _ in range(150):		# the valid request, with bytes flipped
+        b = bytearray(valid)
+        for _ in range(rng.randrange(1, 6)):
+            b[rng.randrange(len(b))] = rng.randrange(256)
+        blobs.append(bytes(b))
+    codes = set()
+    for blob in blobs:
+        s = raw_connect(c.sock)
+        try:
+            s.sendall(blob)
+            s.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        reply = read_all(s, timeout=15)
+        s.close()
+        status = http_status(reply)
+        assert reply == b"" or status is not None, (blob, reply)
+        codes.add(status)
+    assert {400, 505} <= codes, codes
+    assert c.s.running()
+    assert_unharmed(c)
+
+
+def test_a_10_mb_request_is_refused_with_413_and_a_10_mb_head_with_431(victim):
+    c = victim()
+    head = (b"POST /RPC2 HTTP/1.1\r\nHost: tend\r\nContent-Type: text/xml\r\n"
+            b"Content-Length: 10485760\r\n\r\n")
+    # refused from the head alone, before any body
+    s = raw_connect(c.sock)
+    s.sendall(head)
+    reply = read_all(s)
+    s.close()
+    assert http_status(reply) == 413, reply
+
+    def flood(s, data):
+        try:
+            s.sendall(data)
+        except OSError:
+            pass
+
+    for data, code in [(head + b"<" * 10485760, 413),
+                       (b"GET /" + b"a" * 10485760, 431),
+                       (b"GET / HTTP/1.1\r\nX: " + b"b" * 10485760, 431)]:
+        s = raw_connect(c.sock, timeout=30)
+        t = threading.Thread(target=flood, args=(s, data), daemon=True)
+        t.start()
+        reply = read_all(s, timeout=30)
+        t.join(30)
+        s.close()
+        assert http_status(reply) == code, reply[:200]
+    assert rss_kib(c.pid) - c.rss < 16 * 1024
+    assert_unharmed(c)
+
+
+def test_1000_connections_at_once_64_are_served_and_the_rest_get_503(victim):
+    c = victim()
+    socks = []
+    try:
+        for _ in range(1000):
+            socks.append(raw_connect(c.sock, timeout=20))
+        time.sleep(1)
+        busy = held = 0
+        for s in socks:
+            s.setblocking(False)
+            try:
+                data = s.recv(4096)
+            except BlockingIOError:
+                held += 1
+                continue
+            finally:
+                s.setblocking(True)
+            assert http_status(data) == 503, data
+            busy += 1
+        assert (held, busy) == (64, 936)
+        # the 64 are real clients: one of them is answered
+        socks[0].sendall(b"GET /livez HTTP/1.1\r\nHost: tend\r\n"
+                         b"Connection: close\r\n\r\n")
+        reply = read_all(socks[0])
+        assert http_status(reply) == 200 and reply.endswith(b"ok\n"), reply
+    finally:
+        for s in socks:
+            s.close()
+    assert_unharmed(c)
+
+
+def test_a_silent_client_is_dropped_when_idle_and_blocks_no_one(victim):
+    c = victim()
+    start = time.monotonic()
+    silent = raw_connect(c.sock)
+    partial = raw_connect(c.sock)
+    partial.sendall(b"GET /livez HTTP/1.1\r\nHost: tend\r\n")
+    ended = {}
+    while len(ended) < 2 and time.monotonic() - start < 100:
+        for name, s in (("partial", partial), ("silent", silent)):
+            if name not in ended and closed_by_peer(s):
+                ended[name] = time.monotonic() - start
+        # the others are answered all along
+        sent = time.monotonic()
+        status, _, _ = c.request("GET", "/livez", timeout=10)
+        assert status == 200 and time.monotonic() - sent < 2
+        time.sleep(1)
+    silent.close()
+    partial.close()
+    # 10 s from a request's first byte to its last; 60 s idle
+    assert 9 <= ended.get("partial", 0) <= 17, ended
+    assert 59 <= ended.get("silent", 0) <= 75, ended
+    assert_unharmed(c)
+
+
+def test_slow_headers_are_answered_within_10_s_and_dropped_after(victim):
+    c = victim()
+    s = raw_connect(c.sock)
+    for b in b"GET /livez HTTP/1.1\r\nHost: tend\r\nConnection: close\r\n\r\n":
+        s.sendall(bytes([b]))
+        time.sleep(0.08)
+    reply = read_all(s)
+    s.close()
+    assert http_status(reply) == 200 and reply.endswith(b"ok\n"), reply
+
+    # a byte every 0.5 s, without end: progress does not buy more time
+    s = raw_connect(c.sock)
+    start = time.monotonic()
+    dropped = None
+    for b in b"GET /livez HTTP/1.1\r\nX-Slow: " + b"z" * 100:
+        try:
+            s.sendall(bytes([b]))
+        except OSError:
+            dropped = time.monotonic() - start
+            break
+        if closed_by_peer(s):
+            dropped = time.monotonic() - start
+            break
+        time.sleep(0.5)
+    s.close()
+    assert dropped is not None and 9 <= dropped <= 17, dropped
+    assert_unharmed(c)
+
+
+BIG_WRITER = """\
+import sys, time
+sys.stdout.write(("x" * 99 + "\\n") * 30000)
+sys.stdout.flush()
+time.sleep(600)
+"""
+
+
+def test_a_client_that_never_reads_its_large_replies_is_dropped(victim,
+                                                                 tmp_path):
+    (tmp_path / "big.py").write_text(BIG_WRITER)
+    c = victim(f"""
+    [program:big]
+    command = {shutil.which("python3")} @DIR@/big.py
+    stdout_logfile = @DIR@/big.log
+    """)
+    wait_until(lambda: (tmp_path / "big.log").exists() and
+               (tmp_path / "big.log").stat().st_size == 3000000)
+    body = xmlrpc.client.dumps(("big", 0, 0),
+                               "supervisor.readProcessStdoutLog").encode()
+    one_request = (b"POST /RPC2 HTTP/1.1\r\nHost: tend\r\n"
+                   b"Content-Type: text/xml\r\nContent-Length: %d\r\n\r\n"
+                   % len(body)) + body
+    s = raw_connect(c.sock)
+    s.sendall(one_request * 20)		# 20 replies of 1 MiB, never read
+    start = time.monotonic()
+    # meanwhile tend answers others
+    time.sleep(2)
+    assert c.fds() == c.baseline + 1
+    status, _, _ = c.request("GET", "/livez", timeout=5)
+    assert status == 200
+    # 10 s without progress: dropped
+    wait_until(lambda: c.fds() == c.baseline, timeout=30,
+               what="the reader that does not read to be dropped")
+    took = time.monotonic() - start
+    assert 9 <= took <= 20, took
+    assert rss_kib(c.pid) - c.rss < 16 * 1024
+    s.close()
+    assert_unharmed(c)
+
+
+TAIL_WRITER = """\
+import sys, time
+line = "y" * 1023 + "\\n"
+while True:
+    sys.stdout.write(line * 64)
+    sys.stdout.flush()
+    time.sleep(0.1)
+"""
+
+
+def test_a_log_tail_client_that_never_reads_is_dropped(victim, tmp_path):
+    (tmp_path / "tail.py").write_text(TAIL_WRITER)
+    c = victim(f"""
+    [program:chatty]
+    command = {shutil.which("python3")} @DIR@/tail.py
+    stdout_logfile = @DIR@/chatty.log
+    stdout_logfile_maxbytes = 1MB
+    stdout_logfile_backups = 1
+    """)
+    c.wait_states({"chatty": "RUNNING"})
+    c.baseline = c.settled_fds()
+    s = raw_connect(c.sock)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.sendall(b"GET /logtail/chatty HTTP/1.1\r\nHost: tend\r\n\r\n")
+    wait_until(lambda: c.fds() == c.baseline, timeout=30,
+               what="the log tail that does not read to be dropped")
+    s.close()
+    assert_unharmed(c)
+
+
+def test_bad_xml_unknown_methods_and_wrong_types_harm_nothing(victim):
+    c = victim()
+
+    def post(body, ctype="text/xml"):
+        hdrs = {"Content-Type": ctype} if ctype else {}
+        status, _, data = c.request("POST", "/RPC2", body, hdrs)
+        return status, data
+
+    def call(name, params):
+        return (f"<?xml version='1.0'?><methodCall><methodName>{name}"
+                f"</methodName><params>{params}</params></methodCall>"
+                ).encode()
+
+    for body in [b"", b"not xml at all", b"<methodCall>",
+                 b"<methodCall><methodName>supervisor.getState</methodName>",
+                 b"<!DOCTYPE x [<!ENTITY a 'aaaa'>]><methodCall><methodName>"
+                 b"&a;</methodName></methodCall>",
+                 call("supervisor.getProcessInfo",
+                      "<param><value><string>&#x41;</string></value></param>"),
+                 call("supervisor.getProcessInfo",
+                      "<param><value><string>&bogus;</string></value></param>"),
+                 call("supervisor.getProcessInfo",
+                      "<param><value><int>99999999999</int></value></param>"),
+                 call("supervisor.getProcessInfo",
+                      "<param>" + "<value><array><data>" * 2000 + "</param>"),
+                 call("supervisor.getProcessInfo", "<param><value><string "
+                      "a='1'>web</string></value></param>"),
+                 call("supervisor.getState", "") + b"trailing"]:
+        status, data = post(body)
+        assert status == 400, (body[:100], status, data)
+
+    def fault(body):
+        status, data = post(body)
+        assert status == 200, (status, data)
+        with pytest.raises(xmlrpc.client.Fault) as e:
+            xmlrpc.client.loads(data)
+        return e.value.faultCode
+
+    assert fault(call("supervisor.nosuch", "")) == 1
+    status, data = post(b"<methodCall><methodName></methodName></methodCall>")
+    assert status == 400 or (status == 200 and b"UNKNOWN_METHOD" in data)
+    assert fault(call("system.listMethods.x", "")) == 1
+    for value in ["<double>1.5</double>", "<base64>d2Vi</base64>",
+                  "<dateTime.iso8601>20261201T00:00:00</dateTime.iso8601>",
+                  "<int>1</int>", "<boolean>1</boolean>",
+                  "<array><data></data></array>", "<struct></struct>"]:
+        assert fault(call("supervisor.getProcessInfo",
+                          f"<param><value>{value}</value></param>")) == 2, value
+    many = "<value><int>1</int></value>" * 30000
+    status, _ = post(call("supervisor.getProcessInfo",
+                          f"<param><value><array><data>{many}</data></array>"
+                          "</value></param>"))
+    assert status in (200, 400)
+    # an untyped value is a string, as in supervisord
+    status, data = post(call("supervisor.getProcessInfo",
+                             "<param><value>web</value></param>"))
+    assert status == 200
+    assert xmlrpc.client.loads(data)[0][0]["name"] == "web"
+    assert post(call("supervisor.getState", ""), ctype=None)[0] == 415
+    assert c.request("GET", "/RPC2")[0] == 405
+    assert_unharmed(c)
+
+
+def test_a_client_gone_during_a_held_reply_leaks_nothing(victim):
+    c = victim("""
+    [program:x]
+    command = sleep 600
+    startsecs = 2
+    autostart = false
+    """)
+    body = xmlrpc.client.dumps(("x",), "supervisor.startProcess").encode()
+    s = raw_connect(c.sock)
+    s.sendall(b"POST /RPC2 HTTP/1.1\r\nHost: tend\r\nContent-Type: text/xml\r\n"
+              b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    wait_until(lambda: c.state("x") == "STARTING")
+    s.close()
+    # the start goes on without its client
+    c.wait_states({"x": "RUNNING"})
+    # and a stop whose client is gone too
+    s = raw_connect(c.sock)
+    s.sendall(b"POST /api/v1/programs/x/stop HTTP/1.1\r\nHost: tend\r\n\r\n")
+    s.close()
+    c.wait_states({"x": "STOPPED"})
+    assert_unharmed(c)
+
+
+# --- who may connect ----------------------------------------------------------------------
+
+@pytest.fixture
+def open_dir():
+    """A directory anyone may enter, with a copy of tend anyone may run:
+    only the socket's own mode decides who connects."""
+    d = tempfile.mkdtemp(prefix="tend-ctl-", dir="/tmp")
+    os.chmod(d, 0o755)
+    shutil.copy(TEND, os.path.join(d, "tend"))
+    os.chmod(os.path.join(d, "tend"), 0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+@pytest.mark.skipif(not shutil.which("setpriv"), reason="no setpriv")
+def test_the_default_socket_mode_0700_refuses_another_user(control, open_dir):
+    sock = os.path.join(open_dir, "tend.sock")
+    c = control("""
+        [program:web]
+        command = sleep 600
+        """, sock=sock)
+    c.wait_states({"web": "RUNNING"})
+    assert oct(os.stat(sock).st_mode & 0o7777) == "0o700"
+    copy = os.path.join(open_dir, "tend")
+    for args, code in [(["status"], 4), (["stop", "web"], 1),
+                       (["shutdown"], 1)]:
+        r = run_ctl(["-s", sock, *args], argv0=copy, prefix=AS_NOBODY)
+        assert r.returncode == code, (args, r)
+        assert r.stderr == (f"tend ctl: cannot connect to {sock}: "
+                            "Permission denied\n"), r
+    assert c.state("web") == "RUNNING" and c.s.running()
+    # root still may
+    assert c.ctl("status").returncode == 0
+
+
+@pytest.mark.skipif(not shutil.which("setpriv"), reason="no setpriv")
+def test_a_socket_chmod_0777_lets_another_user_in(control, open_dir):
+    sock = os.path.join(open_dir, "tend.sock")
+    c = control("""
+        [unix_http_server]
+        file = @SOCK@
+        chmod = 0777
+
+        [program:web]
+        command = sleep 600
+        """, sock=sock, socket_env=False)
+    c.wait_states({"web": "RUNNING"})
+    assert oct(os.stat(sock).st_mode & 0o7777) == "0o777"
+    r = run_ctl(["-s", sock, "status"], argv0=os.path.join(open_dir, "tend"),
+                prefix=AS_NOBODY)
+    assert (r.returncode, mask(r.stdout)) == (
+        0, row("web", "RUNNING", "pid N, uptime U") + "\n"), r
