@@ -2390,3 +2390,197 @@ def test_a_socket_chmod_0777_lets_another_user_in(control, open_dir):
                 prefix=AS_NOBODY)
     assert (r.returncode, mask(r.stdout)) == (
         0, row("web", "RUNNING", "pid N, uptime U") + "\n"), r
+
+
+# --- more of tend ctl and the server --------------------------------------------------------
+
+def test_ctl_takes_as_many_names_as_supervisorctl(control):
+    c = control("""
+        [program:w]
+        command = sleep 600
+        process_name = %(program_name)s_%(process_num)02d
+        numprocs = 70
+        startsecs = 0
+        """)
+    names = [f"w:w_{i:02d}" for i in range(70)]
+    c.wait_states({n.split(":")[1]: "RUNNING" for n in names}, timeout=30)
+    r = c.ctl("status", *names)
+    assert r.returncode == 0, r
+    assert [x.split()[0] for x in r.stdout.splitlines()] == names
+    r = c.ctl("stop", *names)
+    assert r.returncode == 0, r
+    assert r.stdout.splitlines() == [f"{n}: stopped" for n in names]
+
+
+def test_ctl_is_not_killed_by_a_server_that_stops_reading(control):
+    c = control("""
+        [program:web]
+        command = sleep 600
+        """)
+    # a request body above tend's 1 MiB: refused (413) from its head,
+    # while the client is still writing
+    names = ["x" * 100000] * 15
+    r = c.ctl("status", *names)
+    assert r.returncode > 0, f"killed by signal {-r.returncode}"
+    assert r.stderr.startswith("tend ctl: ") and r.stderr.count("\n") == 1, r
+    assert c.s.running()
+
+
+def test_ctl_update_of_one_group_applies_and_reports_only_that_group(control):
+    c = control(RELOAD_BEFORE)
+    c.wait_states({n: "RUNNING" for n in
+                   ["same", "changed", "live", "gone", "halted"]})
+    before = {n: p["pid"] for n, p in c.programs().items()}
+    c.rewrite(RELOAD_AFTER)
+    r = c.ctl("update", "changed")
+    assert (r.returncode, r.stdout) == (0, "changed: updated process group\n"), r
+    after = c.wait_states({"changed": "RUNNING"})
+    assert after["changed"]["pid"] != before["changed"]
+    # the others wait for their own update
+    assert "added" not in after
+    assert after["gone"]["pid"] == before["gone"]
+    r = c.ctl("update", "nosuch")
+    assert r.returncode == 1, r
+    assert "ERROR: no such group: nosuch" in r.stdout.splitlines()
+
+
+def test_ctl_shutdown_raced_by_other_clients_answers_or_refuses_each(control):
+    """Clients that come while tend exits get an answer, or a refused
+    connection: one line, an exit status, never a death by a signal."""
+    for round_ in range(6):
+        c = control("""
+            [program:web]
+            command = sleep 600
+            startsecs = 0
+            """)
+        c.wait_states({"web": "RUNNING"})
+        seen = []
+
+        def hammer():
+            for _ in range(200):
+                r = c.ctl("shutdown", timeout=30)
+                seen.append((r.returncode, r.stdout + r.stderr))
+                if "cannot connect" in r.stderr:
+                    return
+
+        threads = [threading.Thread(target=hammer) for _ in range(5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert c.s.wait(timeout=20) == 0
+        for code, text in seen:
+            assert code >= 0, f"a client killed by signal {-code}: {seen}"
+            assert (code, text) in [(0, "Shut down\n"),
+                                    (0, "ERROR: already shutting down\n")] \
+                or (code == 1 and text.startswith("tend ctl: ") and
+                    text.count("\n") == 1), (code, text)
+        assert (0, "Shut down\n") in seen
+
+
+@needs_supervisor
+def test_supervisorctl_add_and_remove_groups(control):
+    c = control(SUPERVISORCTL_CONF + RELOAD_BEFORE, socket_env=False)
+    c.wait_states({"gone": "RUNNING", "same": "RUNNING"})
+    c.rewrite(SUPERVISORCTL_CONF + RELOAD_AFTER)
+    assert supervisorctl(c.conf, "reread").returncode == 0
+    for args, code, out in [
+            (["add", "added"], 0, "added: added process group\n"),
+            (["add", "added"], 0, "ERROR: process group already active\n"),
+            (["add", "nosuch"], 1, "ERROR: no such process/group: nosuch\n"),
+            (["remove", "gone"], 1, "ERROR: process/group still running: "
+                                    "gone\n"),
+            (["stop", "gone"], 0, "gone: stopped\n"),
+            (["remove", "gone"], 0, "gone: removed process group\n"),
+            (["remove", "nosuch"], 1,
+             "ERROR: no such process/group: nosuch\n")]:
+        r = supervisorctl(c.conf, *args)
+        assert (r.returncode, r.stdout) == (code, out), (args, r)
+    progs = c.wait_states({"added": "RUNNING"})
+    assert "gone" not in progs
+
+
+def test_pipelined_requests_are_answered_in_order_even_behind_a_held_one(
+        control):
+    c = control("""
+        [program:x]
+        command = sleep 600
+        startsecs = 2
+        autostart = false
+        """)
+    s = raw_connect(c.sock, timeout=20)
+    s.sendall(b"POST /api/v1/programs/x/start HTTP/1.1\r\nHost: tend\r\n\r\n"
+              + b"GET /livez HTTP/1.1\r\nHost: tend\r\n\r\n" * 5
+              + b"GET /api/v1/programs/x HTTP/1.1\r\nHost: tend\r\n"
+                b"Connection: close\r\n\r\n")
+    sent = time.monotonic()
+    data = read_all(s, timeout=20)
+    s.close()
+    assert time.monotonic() - sent >= 1.9
+    replies = re.split(rb"(?=HTTP/1\.1 )", data)[1:]
+    assert [http_status(x) for x in replies] == [200] * 7, data
+    assert b'"result":"SUCCESS"' in replies[0]
+    assert all(x.endswith(b"\r\n\r\nok\n") for x in replies[1:6])
+    assert b'"state":"RUNNING"' in replies[6]
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_ctl_over_the_tcp_port_reads_but_may_not_act_without_credentials(
+        control):
+    port = free_port()
+    c = control(f"""
+        [inet_http_server]
+        port = 127.0.0.1:{port}
+
+        [program:web]
+        command = sleep 600
+        """)
+    c.wait_states({"web": "RUNNING"})
+    url = f"http://127.0.0.1:{port}"
+    r = run_ctl(["-s", url, "status"])
+    assert (r.returncode, mask(r.stdout)) == (
+        0, row("web", "RUNNING", "pid N, uptime U") + "\n"), r
+    r = run_ctl(["-s", url, "stop", "web"])
+    assert r.returncode == 1, r
+    assert "requires authentication" in r.stderr, r
+    assert c.state("web") == "RUNNING"
+    # XML-RPC over TCP reads too, and refuses actions with 401
+    proxy = xmlrpc.client.ServerProxy(f"{url}/RPC2")
+    assert proxy.supervisor.getProcessInfo("web")["statename"] == "RUNNING"
+    with pytest.raises(xmlrpc.client.ProtocolError) as e:
+        proxy.supervisor.stopProcess("web")
+    assert e.value.errcode == 401
+
+
+def test_ctl_stop_of_a_program_in_backoff_stops_it_at_once(control):
+    c = control("""
+        [program:failing]
+        command = sh -c 'exit 1'
+        startsecs = 1
+        startretries = 5
+        """)
+    c.err.wait_for(r"exited: failing", count=2)
+    assert c.state("failing") == "BACKOFF"
+    sent = time.monotonic()
+    r = c.ctl("stop", "failing")
+    assert (r.returncode, r.stdout) == (0, "failing: stopped\n"), r
+    assert time.monotonic() - sent < 1
+    time.sleep(3)
+    assert c.state("failing") == "STOPPED"
+    assert len(c.s.spawns("failing")) == 2
+
+
+def test_ctl_tail_f_of_what_has_no_log_exits_1(base):
+    for args, why in [(["nosuch"], "no such process"),
+                      (["idle"], "no log file"),
+                      (["web", "stderr"], "no log file")]:
+        r = base.ctl("tail", "-f", *args, timeout=20)
+        assert r.returncode == 1, (args, r)
+        assert why in r.stdout + r.stderr, (args, r)
