@@ -4,13 +4,15 @@ code, the semantics of requested starts and stops (main and critical
 programs included), held replies, the reload, Debian's own
 `supervisorctl` against tend's socket, a side-by-side comparison with
 supervisord itself, supervisord's XML-RPC through Python's
-xmlrpc.client, the JSON API, clients that misbehave, and the socket's
-permissions.
+xmlrpc.client, the JSON API, clients that misbehave, and who may connect
+(the socket's mode, credentials) and the socket file.
 
 Each tend listens on a private socket under the test's tmp_path; the
 environment's TEND_CONTROL_SOCKET (conftest sets it to none, and the
 environment wins over the file) names it, unless the test is about
 [unix_http_server] file= itself."""
+import base64
+import hashlib
 import http.client
 import json
 import os
@@ -202,6 +204,7 @@ class Control:
         self.s = s
         self.sock = sock
         self._replace = replace
+        self.headers = {}		# for every request of the test's own
 
     @property
     def pid(self):
@@ -223,7 +226,9 @@ class Control:
         return run_ctl(["-s", self.sock, *args], timeout=timeout)
 
     def request(self, method, url, body=b"", headers=None, timeout=30):
-        return request(self.sock, method, url, body, headers, timeout)
+        hdrs = dict(self.headers)
+        hdrs.update(headers or {})
+        return request(self.sock, method, url, body, hdrs, timeout)
 
     def api(self, method, url, body=b"", headers=None):
         status, hdrs, data = self.request(method, url, body, headers)
@@ -2642,6 +2647,57 @@ def test_a_socket_chmod_0777_lets_another_user_in(control, open_dir):
     assert (r.returncode, mask(r.stdout)) == (
         0, row("web", "RUNNING", "pid N, uptime U") + "\n"), r
 
+
+
+@needs_supervisor
+def test_socket_credentials_are_needed_by_every_client_but_health(control):
+    digest = hashlib.sha1(b"s3cret").hexdigest()
+    c = control(f"""
+        [unix_http_server]
+        file = @SOCK@
+        username = admin
+        password = {{SHA}}{digest}
+
+        [supervisorctl]
+        serverurl = unix://@SOCK@
+        username = admin
+        password = s3cret
+
+        [program:web]
+        command = sleep 600
+        """, socket_env=False)
+    auth = {"Authorization": "Basic " +
+            base64.b64encode(b"admin:s3cret").decode()}
+    c.headers = auth
+    c.wait_states({"web": "RUNNING"})
+    # the configuration's credentials, for both clients
+    r = supervisorctl(c.conf, "status")
+    assert (r.returncode, mask(r.stdout)) == (
+        0, row("web", "RUNNING", "pid N, uptime U") + "\n"), r
+    r = run_ctl(["-c", str(c.conf), "status"])
+    assert r.returncode == 0, r
+    # none, or wrong ones
+    bare = c.conf.with_name("bare.ini")
+    bare.write_text(f"[supervisorctl]\nserverurl = unix://{c.sock}\n")
+    r = supervisorctl(bare, "stop", "web")
+    assert r.returncode == 1, r
+    assert r.stdout.startswith("Server requires authentication\n"), r
+    for creds in ([], ["-u", "admin", "-p", "wrong"],
+                  ["-u", "admin", "-p", f"{{SHA}}{digest}"]):
+        r = run_ctl(["-s", c.sock, *creds, "stop", "web"])
+        assert r.returncode == 1, (creds, r)
+        assert r.stderr.startswith(f"tend ctl: {c.sock} requires "
+                                   "authentication"), (creds, r)
+    c.headers = {}
+    assert c.request("POST", "/api/v1/programs/web/stop")[0] == 401
+    assert c.request("GET", "/api/v1/programs/web")[0] == 401
+    c.headers = auth
+    assert c.state("web") == "RUNNING"
+    # health needs none
+    r = run_ctl(["-s", c.sock, "health"])
+    assert (r.returncode, r.stdout) == (0, "ok\n"), r
+    r = run_ctl(["-s", c.sock, "-u", "admin", "-p", "s3cret", "stop", "web"])
+    assert (r.returncode, r.stdout) == (0, "web: stopped\n"), r
 
 # --- the socket file ---------------------------------------------------------
 
