@@ -288,8 +288,10 @@ api_handle(struct conn *c, const struct http_request *r)
 	fmt_snprintf(path, sizeof(path), "%s", r->path + strlen("/api/v1/"));
 	if (!strcmp(path, "tend") && !post)
 		return tend_info(c, r);
-	if (!strcmp(path, "programs") && !post)
-		return list_programs(c);
+	if (!strcmp(path, "programs"))
+		return post ? json_error(c, 405, "%s", "POST to "
+		    "/api/v1/programs/NAME/start, stop, restart or signal/SIG") :
+		    list_programs(c);
 	if (!strcmp(path, "reload") && post)
 		return reload(c);
 	if (!strcmp(path, "shutdown") && post) {

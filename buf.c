@@ -116,6 +116,9 @@ utf8_len(const unsigned char *s, size_t left)
 	if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) ||
 	    (c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] > 0x8f))
 		return 0;
+	/* U+FFFE and U+FFFF, which XML 1.0 forbids, go too */
+	if (c == 0xef && s[1] == 0xbf && s[2] >= 0xbe)
+		return 0;
 	return n;
 }
 
@@ -149,8 +152,10 @@ put_escaped(struct buf *b, const char *s, size_t n,
 			p++;
 			continue;
 		}
-		buf_put(b, replacement, 3);	/* not well-formed */
-		p++;
+		/* not well-formed, or a noncharacter: one U+FFFD each */
+		buf_put(b, replacement, 3);
+		p += end - p >= 3 && p[0] == 0xef && p[1] == 0xbf &&
+		    p[2] >= 0xbe ? 3 : 1;
 	}
 }
 

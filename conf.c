@@ -884,8 +884,12 @@ build_program(struct loader *l, const struct raw_section *s,
 	}
 	warn_unknown_keys(l, s);
 	if (!raw_get(l, s, "command")) {
+		struct program unbuilt = { .group = group, .numprocs = 1 };
+
 		conf_error(l, s->file, s->line, "[%s]: command= is required",
 		    s->name);
+		/* its other mistakes are reported all the same */
+		(void)read_process(l, s, &unbuilt, program, 0, READ_FIRST);
 		return;
 	}
 	if (gs && (e = raw_get(l, gs, "priority")) &&

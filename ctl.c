@@ -15,9 +15,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -43,8 +45,6 @@ enum {
 	EXIT_UNKNOWN = 4,	/* status: a bad name, or no server */
 	EXIT_NOT_RUNNING = 7,
 };
-
-#define CTL_ARGS 64
 
 /* ---- in tend: the commands ---------------------------------------------------- */
 
@@ -377,8 +377,10 @@ list_changes(struct job *j, const struct prog_diff *d, bool applied)
 		/* as supervisorctl's update: removed, changed, then added */
 		for (k = 0; k < 3; k++)
 			for (i = 0; i < counts[k]; i++)
-				buf_printf(j->out, "%s: %s\n", lists[k][i],
-				    update_words[k]);
+				if (!j->argc || strmatch_any((const char *const *)
+				    j->argv, (size_t)j->argc, lists[k][i]))
+					buf_printf(j->out, "%s: %s\n",
+					    lists[k][i], update_words[k]);
 		return;
 	}
 	/* reread's lines: every name once, sorted */
@@ -609,48 +611,62 @@ static const struct command {
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
-/* POST /ctl: the arguments, each NUL-terminated; the lines, X-Tend-Exit. */
-void
-ctl_handle(struct conn *c, const struct http_request *r)
+/* One command, with the arguments after its name. */
+static void
+run_command(struct conn *c, const struct http_request *r, struct job *j,
+    const char *name)
 {
-	char *argv[CTL_ARGS], *p = (char *)r->body, *end = p + r->body_len;
-	struct job j = { .argv = argv + 1 };
 	struct prog_op *op;
 	size_t i;
-	int argc = 0;
 
-	while (p < end && argc < CTL_ARGS) {
-		char *nul = memchr(p, '\0', (size_t)(end - p));
-
-		if (!nul)
-			break;
-		argv[argc++] = p;
-		p = nul + 1;
-	}
-	if (argc == 0 || p != end) {
-		http_error(c, 400, "expected NUL-terminated arguments");
-		return;
-	}
-	j.argc = argc - 1;
-	for (i = 0; i < NCOMMANDS && strcmp(commands[i].name, argv[0]); i++)
+	for (i = 0; i < NCOMMANDS && strcmp(commands[i].name, name); i++)
 		;
 	if (i < NCOMMANDS && commands[i].act && !r->may_act) {
 		http_header(c, "WWW-Authenticate: Basic realm=\"tend\"");
 		http_error(c, 401, "this command needs credentials");
 		return;
 	}
-	j.out = http_body(c);
+	j->out = http_body(c);
 	if (i == NCOMMANDS) {
-		buf_printf(j.out, "*** Unknown syntax: %s\n", argv[0]);
-		j.status = EXIT_GENERIC;
+		buf_printf(j->out, "*** Unknown syntax: %s\n", name);
+		j->status = EXIT_GENERIC;
 	} else if (commands[i].op < 0) {
-		commands[i].run(&j);
-	} else if ((op = cmd_op(&j, (enum op_kind)commands[i].op, c))) {
+		commands[i].run(j);
+	} else if ((op = cmd_op(j, (enum op_kind)commands[i].op, c))) {
 		/* the lines come with op_done, once every process got there */
 		http_park(c, op);
 		return;
 	}
-	send_job(c, &j);
+	send_job(c, j);
+}
+
+/*
+ * POST /ctl: the words of the command line, each NUL-terminated, as
+ * many as the body holds; the answer is the lines and X-Tend-Exit.
+ */
+void
+ctl_handle(struct conn *c, const struct http_request *r)
+{
+	char *p = (char *)r->body, *end = p + r->body_len, **argv;
+	struct job j = { 0 };
+	struct buf words;
+	size_t i, n = 0;
+
+	for (i = 0; i < r->body_len; i++)
+		n += !p[i];
+	buf_init(&words, 0);
+	if (!n || end[-1] || !(argv = (char **)(void *)buf_room(&words,
+	    n * sizeof(*argv)))) {
+		buf_free(&words);
+		http_error(c, 400, "expected NUL-terminated arguments");
+		return;
+	}
+	for (n = 0; p < end; p += strlen(p) + 1)
+		argv[n++] = p;
+	j.argv = argv + 1;
+	j.argc = (int)n - 1;
+	run_command(c, r, &j, argv[0]);
+	buf_free(&words);
 }
 
 /* ---- the client ------------------------------------------------------------------ */
@@ -704,7 +720,9 @@ send_request(const char *method, const char *path, const char *body,
 	n = fmt_snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: tend\r\n"
 	    "%sContent-Length: %zu\r\nConnection: close\r\n\r\n", method, path,
 	    cl.auth, len);
-	if (write_all(fd, head, (size_t)n) < 0 || write_all(fd, body, len) < 0) {
+	/* a server that stops reading may still have answered: read that */
+	if ((write_all(fd, head, (size_t)n) < 0 || write_all(fd, body,
+	    len) < 0) && errno != EPIPE) {
 		close(fd);
 		return -1;
 	}
@@ -736,10 +754,11 @@ hex_value(char c)
 /*
  * The reply: its body to stdout, chunk by chunk when it is chunked (a
  * tail -f goes on until tend ends it). Returns the HTTP status, with
- * X-Tend-Exit in *exit_status, or -1.
+ * X-Tend-Exit in *exit_status, or -1. Without refusals, the body of
+ * an answer other than 200 is not printed.
  */
 static int
-print_reply(int fd, int *exit_status)
+print_reply(int fd, int *exit_status, bool refusals)
 {
 	struct buf b;
 	char *end = NULL, *h, *p;
@@ -785,6 +804,9 @@ print_reply(int fd, int *exit_status)
 			chunked = true;
 	}
 	at = (size_t)(end + 4 - b.data);
+	/* a refusal's body is for a browser: the client says it in a line */
+	if (status == 401 || (status != 200 && !refusals))
+		goto done;
 	for (;;) {
 		/* everything that came, through the chunk framing if any */
 		while (chunked && at < b.len) {
@@ -876,6 +898,9 @@ find_server(const char *s, const char *file)
 	}
 	if (!s)
 		s = DEFAULT_CONTROL_SOCKET;
+	if (!strcasecmp(s, "none"))
+		die(EXIT_GENERIC, "the control socket is disabled (none): name "
+		    "one with -s");
 	cl.where = s;
 	if (!strncmp(s, "unix://", 7))
 		s += 7;
@@ -917,6 +942,10 @@ client_path(int argc, char **argv, char *buf, size_t len)
 		return "/readyz";
 	if (strcmp(argv[0], "tail") || argc < 3 || strcmp(argv[1], "-f"))
 		return NULL;
+	if (argc > 4)
+		die(EXIT_GENERIC, "Error: too many arguments");
+	if (argc == 4 && strcmp(argv[3], "stdout") && strcmp(argv[3], "stderr"))
+		die(EXIT_GENERIC, "Error: bad channel '%s'", argv[3]);
 	/* a name may hold what a path may not: percent-encoded */
 	{
 		static const char hex[] = "0123456789ABCDEF";
@@ -967,6 +996,8 @@ ctl_main(int argc, char **argv)
 	}
 	if (a >= argc)
 		die(EXIT_INVALID, "a command is needed (see 'tend ctl --help')");
+	/* a server that stops reading must not kill the client */
+	signal(SIGPIPE, SIG_IGN);
 	if (user && password)
 		set_credentials(user, password);
 	find_server(socket, file);
@@ -983,11 +1014,22 @@ ctl_main(int argc, char **argv)
 	if (fd < 0)
 		die(!strcmp(argv[0], "status") ? EXIT_UNKNOWN : EXIT_GENERIC,
 		    "cannot connect to %s: %s", cl.where, strerror(errno));
-	status = print_reply(fd, &exit_status);
+	/* health and ready say why they are not; tail -f's 404 is a line */
+	status = print_reply(fd, &exit_status, !path ||
+	    strcmp(argv[0], "tail"));
 	close(fd);
+	if (status < 0)
+		die(EXIT_GENERIC, "%s closed the connection without an answer",
+		    cl.where);
 	if (status == 401)
 		die(EXIT_GENERIC, "%s requires authentication (-u and -p, or "
 		    "[supervisorctl] username and password)", cl.where);
+	if (path && !strcmp(argv[0], "tail")) {
+		if (status != 200)
+			die(EXIT_GENERIC, "%s: ERROR (no such process or no log "
+			    "file)", argv[2]);
+		return EXIT_OK;
+	}
 	if (path)
 		return status == 200 ? EXIT_OK : EXIT_GENERIC;
 	if (status != 200 || exit_status < 0)

@@ -1085,10 +1085,11 @@ restart(struct call *cl)
 	struct config *c = tend_reread(&errors);
 
 	if (!c || errors) {
-		if (c)
-			conf_release(c);
-		return fault(cl, RESULT_CANT_REREAD, "CANT_REREAD: %s",
-		    "the configuration has errors");
+		fault(cl, RESULT_CANT_REREAD, "CANT_REREAD: %.*s", c ?
+		    (int)strcspn(c->report, "\n") : 13, c ? c->report :
+		    "out of memory");
+		conf_release(c);
+		return;
 	}
 	tend_apply(c, NULL, 0);
 	x_bool(cl->b, true);
