@@ -6,8 +6,11 @@ a program's output through tend.
 
 Run from anywhere as `/usr/bin/python3 bench/bench.py` (Python 3 standard
 library only; root, or unprivileged user namespaces, for unshare). It
-prints one Markdown report with three tables on stdout; progress goes to
-stderr. `--only inits|supervision|output` (repeatable) runs only those.
+prints one Markdown report with its tables on stdout; progress goes to
+stderr. `--only inits|supervision|output|relay|control|web|ready|scale`
+(repeatable) runs only those. The last five live in control.py: main's
+stderr relayed for the termination message, the control socket, the TCP
+port under wrk, readiness and dependencies, and scale.
 
 Every measurement runs all the inits in the same process, interleaved or
 side by side, so that machine noise hits them alike. Where an init must be
@@ -1698,7 +1701,13 @@ Legend:
   {RSS_SAMPLE_S * 1000:g} ms during the timing and at its end, over all
   runs of the row.""")
 
-SECTIONS = ["inits", "supervision", "output"]
+# The tables of control.py, which builds on everything above: it imports
+# this module as `bench`, which run as a script must be this same module,
+# not a second copy.
+sys.modules.setdefault("bench", sys.modules[__name__])
+import control  # noqa: E402
+
+SECTIONS = ["inits", "supervision", "output", *control.SECTIONS]
 
 
 def parse_args():
@@ -1708,7 +1717,11 @@ def parse_args():
         "--only", choices=SECTIONS, action="append",
         help="run only this table (repeatable): inits (tend vs. tini, "
         "dumb-init and catatonit), supervision (vs. supervisord), output "
-        "(a program's output through tend)")
+        "(a program's output through tend), relay (main's stderr relayed "
+        "for the termination message), control (the control socket vs. "
+        "supervisord's), web (wrk against the TCP ports), ready (a "
+        "dependency chain vs. supervisord's priorities, notify messages), "
+        "scale (1,000 to 10,000 programs)")
     return parser.parse_args()
 
 
@@ -1775,6 +1788,7 @@ def main():
             results["tmp_fs"] = filesystem(tmp)
             # the report runs the copy for its version, so before cleanup
             tend_version = version(tend_copy)
+        results["control"] = control.measure(sections, tmp)
     if "inits" in sections:
         report(names, present, results, load)
     else:
@@ -1787,6 +1801,7 @@ def main():
     if "output" in sections:
         report_output(REPO / "tend", tend_version, results["tmp_fs"],
                       results)
+    control.report(results["control"])
 
 if __name__ == "__main__":
     main()

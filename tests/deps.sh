@@ -48,6 +48,11 @@ for purpose in "$@"; do
 		need dumb-init dumb-init
 		need catatonit catatonit
 		need supervisord supervisor
+		need supervisorctl supervisor
+		need wrk wrk
+		# the bench's helpers are built with cc, static when libc.a
+		# is there; gcc only recommends glibc's headers and libc.a
+		need_file /usr/include/stdio.h libc6-dev
 		;;
 	demo)
 		need unshare util-linux
