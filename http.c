@@ -68,6 +68,7 @@ struct conn {
 	uint32_t events;		/* what the loop waits for now */
 	char *in;			/* HTTP_HEAD_MAX + HTTP_BODY_MAX mapped */
 	size_t in_len;
+	size_t in_peak;			/* the most it held: what it touched */
 	size_t head_len, body_len;	/* of the request read; 0: not yet */
 	const char *auth;		/* its Authorization, or NULL */
 	bool busy;			/* in dispatch: closing is deferred */
@@ -150,7 +151,7 @@ conn_new(int fd, struct listener *l)
 	c->l = l;
 	c->state = CONN_READ;
 	c->timer = (struct timer){ .fire = conn_timeout };
-	c->in_len = c->head_len = c->body_len = 0;
+	c->in_len = c->in_peak = c->head_len = c->body_len = 0;
 	c->busy = c->closing = false;
 	buf_init(&c->out, 0);
 	c->out_off = c->extra_len = 0;
@@ -186,10 +187,9 @@ conn_close(struct conn *c)
 	loop_unwatch(&c->watch);
 	close(c->watch.fd);
 	buf_free(&c->out);
-	/* what a large request touched goes back */
-	if (c->in_len > 4096)
-		(void)madvise(c->in, HTTP_HEAD_MAX + HTTP_BODY_MAX + 1,
-		    MADV_DONTNEED);
+	/* what its requests touched goes back: a slot on the free list costs nothing */
+	if (c->in_peak)
+		(void)madvise(c->in, c->in_peak + 1, MADV_DONTNEED);
 	for (cp = &srv.conns; *cp; cp = &(*cp)->next) {
 		if (*cp == c) {
 			*cp = c->next;
@@ -1001,6 +1001,8 @@ read_request(struct conn *c)
 	if (c->in_len == 0)
 		arm(c, HTTP_REQUEST_MS);	/* from the first byte */
 	c->in_len += (size_t)n;
+	if (c->in_len > c->in_peak)
+		c->in_peak = c->in_len;
 	handle_input(c);
 }
 
