@@ -30,6 +30,12 @@ for purpose in "$@"; do
 		need_file /usr/lib/podman/aardvark-dns aardvark-dns
 		need catatonit catatonit
 		need supervisord supervisor
+		# test_ready.py: the endpoints over the socket, and the
+		# reference sender of ready=notify
+		need curl curl
+		need systemd-notify systemd
+		# test_examples.py: the manifests, and the nodehook image
+		need node nodejs
 		[ -x /bin/busybox ] || packages="$packages busybox-static"
 		/usr/bin/python3 -c 'import pytest' 2>/dev/null ||
 			packages="$packages python3-pytest"
@@ -42,6 +48,9 @@ for purpose in "$@"; do
 		need node nodejs
 		need npm npm
 		need promtool prometheus
+		# tests/test_examples.py reads the manifests
+		/usr/bin/python3 -c 'import yaml' 2>/dev/null ||
+			packages="$packages python3-yaml"
 		;;
 	bench)
 		need tini-static tini

@@ -682,6 +682,46 @@ def test_a_critical_dependency_going_fatal_ends_tend(supervise, tmp_path):
                        r"shutting down$")
 
 
+# --- a oneshot dependency ------------------------------------------------------------
+
+ONESHOT = """
+    [program:migrate]
+    command=sh -c 'echo migrating; sleep 2; echo migrated'
+    startsecs=0
+    autorestart=false
+    [program:app]
+    command=sleep 1000
+    depends_on=migrate
+    """
+
+
+def test_a_dependent_of_a_oneshot_starts_once_the_oneshot_has_succeeded(
+        supervise, tmp_path):
+    # README's own example: depends_on = db, migrate. A oneshot (startsecs=0,
+    # autorestart=false) is done when it exits with an expected status;
+    # what depends on it must not run beside the migration.
+    s = start(supervise, tmp_path, ONESHOT)
+    done = s.err.wait_for(r"^tend: exited: migrate \(exit status 0; "
+                          r"expected\)$")
+    app = spawn_time(s, "app")
+    assert app >= done, (f"app spawned {done - app:.2f} s before the "
+                         f"migration ended:\n{s.err.text()}")
+    assert s.stop()[0] == 0, s.err.text()
+
+
+def test_a_oneshot_that_succeeded_does_not_keep_readyz_at_503(supervise,
+                                                              tmp_path):
+    # Once the migration has run and exited 0, and app is up, nothing is
+    # left to wait for: /readyz (a Kubernetes readinessProbe) must pass.
+    s = start(supervise, tmp_path, ONESHOT)
+    s.err.wait_for(r"^tend: exited: migrate \(exit status 0; expected\)$")
+    running_time(s, "app")
+    assert state(s, "migrate") == "EXITED"
+    assert http_get(s, "/readyz") == (200, "ok\n")
+    assert ctl(s, "ready").returncode == 0
+    assert s.stop()[0] == 0, s.err.text()
+
+
 # --- main waits ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("waits", [True, False])
