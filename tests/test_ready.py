@@ -16,6 +16,7 @@ import re
 import signal
 import socket
 import subprocess
+import tempfile
 import textwrap
 import time
 
@@ -276,6 +277,28 @@ def test_a_check_command_that_hangs_is_killed_and_tried_again(supervise,
     time.sleep(0.5)
     assert len(s.t.descendants()) == 1, s.t.descendants()
     assert s.stop()[0] == 0, s.err.text()
+
+
+def test_a_check_command_runs_as_the_program_would(supervise, tmp_path):
+    # README: "it runs as the program would, with its user, directory and
+    # environment, output discarded". nobody cannot enter tmp_path: it
+    # writes to a directory of its own, removed afterwards.
+    with tempfile.TemporaryDirectory(prefix="tend-ready-") as shared:
+        os.chmod(shared, 0o777)
+        seen = os.path.join(shared, "seen")
+        s = start(supervise, tmp_path, f"""
+            [program:svc]
+            command=sleep 1000
+            user=nobody
+            directory=/tmp
+            environment=CHECKED="by the check"
+            ready=command:sh -c 'echo "$(id -un) $(pwd) $CHECKED" > {seen} && echo noise'
+            """)
+        running_time(s, "svc")
+        with open(seen) as f:
+            assert f.read() == "nobody /tmp by the check\n"
+        assert not s.out.lines(r"^noise$") and not s.err.lines(r"^noise$")
+        assert s.stop()[0] == 0, s.err.text()
 
 
 def test_an_exit_before_the_condition_holds_is_a_failed_start(supervise,
@@ -636,6 +659,32 @@ def test_dependents_of_a_fatal_program_are_not_started_and_say_why(supervise,
     r = ctl(s, "start", "app")
     assert (r.returncode, r.stdout) == (7, "app: ERROR (spawn error)\n"), \
         r.stdout + r.stderr
+    assert s.stop()[0] == 0, s.err.text()
+
+
+def test_ctl_start_of_a_dependent_starts_its_fatal_dependency_again(
+        supervise, tmp_path):
+    # db fails until its file exists, and goes FATAL; app, autostart,
+    # is not started. Once db can work, `tend ctl start app` starts what
+    # app depends on first (README), db included, then app: as it does
+    # for a dependent that was not autostart.
+    fixed = tmp_path / "fixed"
+    s = start(supervise, tmp_path, f"""
+        [program:db]
+        command=sh -c 'test -e {fixed} && exec sleep 1000'
+        startretries=0
+        [program:app]
+        command=sleep 1000
+        depends_on=db
+        """)
+    s.err.wait_for(r"^tend: warning: app: not started: its dependency db is "
+                   r"FATAL$")
+    fixed.touch()
+    r = ctl(s, "start", "app")
+    assert (r.returncode, r.stdout) == (0, "app: started\n"), \
+        r.stdout + r.stderr + s.err.text()
+    assert len(s.spawns("db")) == 2
+    assert spawn_time(s, "app") >= running_time(s, "db")
     assert s.stop()[0] == 0, s.err.text()
 
 
