@@ -460,8 +460,32 @@ def test_notify_socket_is_only_in_the_environment_of_ready_notify_programs(
         running_time(s, name)
     assert notify_socket_of(s, "n")
     for name in ("r", "t", "c", "main"):
-        assert "NOTIFY_SOCKET" not in environ(program_pid(s, name)), name
+        value = environ(program_pid(s, name)).get("NOTIFY_SOCKET")
+        assert value is None, f"{name} got NOTIFY_SOCKET={value}"
     assert s.stop()[0] == 143, s.err.text()
+
+
+def test_a_notify_socket_tend_inherited_reaches_no_program_but_its_own(
+        supervise, tmp_path):
+    # Under `podman run --sdnotify=container`, or a systemd unit of
+    # Type=notify, tend itself gets a NOTIFY_SOCKET: the engine's. A
+    # program that is not ready=notify must not get it (a daemon that
+    # sees NOTIFY_SOCKET would tell the engine READY=1 for the whole
+    # container); a ready=notify program gets tend's socket instead.
+    s = start(supervise, tmp_path, f"""
+        [program:n]
+        command={NOTIFY} --stay READY=1
+        ready=notify
+        [program:r]
+        command=sleep 1000
+        startsecs=0
+        """, env=dict(os.environ, NOTIFY_SOCKET="@the-engines-socket"))
+    running_time(s, "n")
+    running_time(s, "r")
+    assert notify_socket_of(s, "n") != "@the-engines-socket"
+    value = environ(program_pid(s, "r")).get("NOTIFY_SOCKET")
+    assert value is None, f"r got NOTIFY_SOCKET={value}"
+    assert s.stop()[0] == 0, s.err.text()
 
 
 # --- order ------------------------------------------------------------------------
