@@ -630,6 +630,17 @@ is_tend_setting(const char *entry)
 	return strncmp(entry, "TEND_", 5) == 0;
 }
 
+/*
+ * An engine's NOTIFY_SOCKET (podman --sdnotify=container, a systemd unit)
+ * is for whatever stands for the container's readiness: main, as under
+ * tini. A program that saw it would tell the engine READY=1 for all.
+ */
+static bool
+is_engine_socket(const char *entry)
+{
+	return strncmp(entry, "NOTIFY_SOCKET=", 14) == 0;
+}
+
 /* main's environment: tend's own, without the TEND_* settings. */
 static char **
 inherited_envp(struct loader *l)
@@ -678,7 +689,7 @@ build_envp(struct loader *l, const struct program *p)
 		return NULL;
 	strmap_clear(slot_of);
 	for (e = environ; *e; e++) {
-		if (is_tend_setting(*e))
+		if (is_tend_setting(*e) || is_engine_socket(*e))
 			continue;
 		if (strmap_put(slot_of, *e, strcspn(*e, "="),
 		    (void *)(uintptr_t)(n + 1)) < 0)
@@ -733,6 +744,11 @@ parse_value(struct loader *l, struct program *p, const struct key_def *k,
 	}
 	if (warn)
 		conf_warn(l, e->file, e->line, "%s: %s", k->name, warn);
+	/* checked once every program is read, and reported at its line */
+	if (k->type == K_NAMES) {
+		p->depends_file = e->file;
+		p->depends_line = e->line;
+	}
 }
 
 /* Reads every key of one process of section s; returns errors found. */
@@ -1277,6 +1293,7 @@ struct graph {
 	struct strmap members;		/* program and group names */
 	unsigned char *colour;
 	size_t *parent;
+	size_t *path;			/* room for a cycle through them all */
 };
 
 /*
@@ -1287,11 +1304,10 @@ static void
 name_cycle(struct loader *l, struct graph *g, size_t m, size_t p)
 {
 	const struct program *at = &g->list->items[m];
-	size_t path[16], depth = 0, k;
-	char text[512];
-	size_t n;
+	size_t *path = g->path, depth = 0, k, n;
+	char text[LOG_LINE_MAX];
 
-	for (k = p; k != m && depth < 16; k = g->parent[k])
+	for (k = p; k != m; k = g->parent[k])
 		path[depth++] = k;
 	n = (size_t)fmt_snprintf(text, sizeof(text), "%s", at->program);
 	while (depth > 0 && n < sizeof(text))
@@ -1299,8 +1315,8 @@ name_cycle(struct loader *l, struct graph *g, size_t m, size_t p)
 		    g->list->items[path[--depth]].program);
 	if (n < sizeof(text))
 		fmt_snprintf(text + n, sizeof(text) - n, " -> %s", at->program);
-	conf_error(l, at->file, at->line, "[program:%s]: depends_on makes a "
-	    "cycle: %s", at->program, text);
+	conf_error(l, at->depends_file, at->depends_line, "[program:%s]: "
+	    "depends_on makes a cycle: %s", at->program, text);
 }
 
 /* Depth first: a grey process met again closes a cycle. */
@@ -1352,15 +1368,16 @@ check_dependencies(struct loader *l, const struct program_list *list)
 		for (d = 0; d < p->ndepends; d++)
 			if (!strmap_get(&g.members, p->depends[d],
 			    strlen(p->depends[d])))
-				conf_error(l, p->file, p->line, "[program:%s]: "
-				    "depends_on: no program or group named '%s'",
+				conf_error(l, p->depends_file, p->depends_line,
+				    "[program:%s]: depends_on: no program or group named '%s'",
 				    p->program, p->depends[d]);
 	}
 	if (l->errors)
 		return;
 	g.colour = arena_alloc(l->arena, list->n);
 	g.parent = arena_alloc(l->arena, list->n * sizeof(*g.parent));
-	if (!g.colour || !g.parent)
+	g.path = arena_alloc(l->arena, list->n * sizeof(*g.path));
+	if (!g.colour || !g.parent || !g.path)
 		return out_of_memory(l);
 	for (i = 0; i < list->n; i++)
 		if (g.colour[i] == WHITE && !visit(l, &g, i))

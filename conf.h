@@ -88,6 +88,8 @@ struct program {
 	const char *depends_spec;	/* depends_on= as written */
 	const char **depends;		/* program or group names */
 	int ndepends;
+	const char *depends_file;	/* where depends_on= was said */
+	int depends_line;
 
 	bool is_main;			/* the command given after -- */
 	bool forward_group;		/* main only: -g */

@@ -75,6 +75,7 @@ struct proc {
 	struct proc **deps;		/* what it depends on */
 	size_t ndeps, deps_cap;
 	bool restart_after;		/* a restart stopped it: start it again */
+	unsigned walk;			/* the last walk of the graph that met it */
 	struct proc *free_next;
 };
 
@@ -95,6 +96,7 @@ static struct {
 	char critical_tail[4096];
 	struct prog_op *ops;
 	bool dirty;			/* a transition since prog_settle */
+	unsigned walk;			/* walks of the dependency graph */
 } progs;
 
 static const char *const state_names[] = {
@@ -677,16 +679,35 @@ depends_on(const struct proc *x, const struct proc *y)
 	return false;
 }
 
-/* The first dependency of p that went FATAL, or NULL. */
+/*
+ * The first dependency of p that went FATAL, or NULL, through those that
+ * wait too: what waits on a FATAL program waits for ever. A walk marks
+ * what it has seen, so that diamonds are crossed once.
+ */
 static const struct proc *
-fatal_dependency(const struct proc *p)
+fatal_below(struct proc *p, unsigned walk)
 {
+	const struct proc *f;
 	size_t i;
 
-	for (i = 0; i < p->ndeps; i++)
-		if (p->deps[i]->state == STATE_FATAL)
-			return p->deps[i];
+	for (i = 0; i < p->ndeps; i++) {
+		struct proc *d = p->deps[i];
+
+		if (d->walk == walk)
+			continue;
+		d->walk = walk;
+		if (d->state == STATE_FATAL)
+			return d;
+		if (d->want_start && (f = fatal_below(d, walk)) != NULL)
+			return f;
+	}
 	return NULL;
+}
+
+static const struct proc *
+fatal_dependency(struct proc *p)
+{
+	return fatal_below(p, ++progs.walk);
 }
 
 static bool
@@ -712,33 +733,40 @@ active_dependent(const struct proc *p)
 	return NULL;
 }
 
-static void request_start(struct proc *p);
-
 /*
- * A start: its dependencies first, which are started too; p follows
- * once every one of them is ready.
+ * A start: its dependencies first, which are started too, again if they
+ * went FATAL, even when p already waits; p follows once every one of them
+ * is ready.
  */
 static void
-request_start(struct proc *p)
+start_below(struct proc *p, unsigned walk)
 {
 	size_t i;
 
+	p->walk = walk;
 	p->stop_requested = p->stop_pending = false;
-	if (p->state == STATE_STARTING || p->state == STATE_RUNNING ||
-	    p->want_start)
+	if (p->state == STATE_STARTING || p->state == STATE_RUNNING)
 		return;
 	if (p->state == STATE_STOPPING) {
 		p->want_start = true;	/* once it has stopped */
 		return;
 	}
-	p->backoff = 0;
-	timer_cancel(&p->timer);
-	p->want_start = true;
+	if (!p->want_start) {
+		p->backoff = 0;
+		timer_cancel(&p->timer);
+		p->want_start = true;
+	}
 	/* a oneshot that has done its work is not run again */
 	for (i = 0; i < p->ndeps; i++)
-		if (!is_ready(p->deps[i]))
-			request_start(p->deps[i]);
+		if (p->deps[i]->walk != walk && !is_ready(p->deps[i]))
+			start_below(p->deps[i], walk);
 	try_start(p);
+}
+
+static void
+request_start(struct proc *p)
+{
+	start_below(p, ++progs.walk);
 }
 
 static void
@@ -753,7 +781,10 @@ try_start(struct proc *p)
 		spawn(p);
 		return;
 	}
-	if ((f = fatal_dependency(p)) != NULL && !*p->spawnerr) {
+	/* told once per episode: until the dependency leaves FATAL */
+	if (!(f = fatal_dependency(p)))
+		p->spawnerr[0] = '\0';
+	else if (!*p->spawnerr) {
 		plog(p, LOG_WARN, "%s: not started: its dependency %s is FATAL",
 		    p->conf->name, f->conf->name);
 		fmt_snprintf(p->spawnerr, sizeof(p->spawnerr), "Not started: "
@@ -1415,7 +1446,7 @@ describe(const struct proc *p, const struct prog_info *in, char *buf,
 		break;
 	case STATE_STOPPED:
 	case STATE_EXITED:
-		if (p->want_start && fatal_dependency(p))
+		if (p->want_start && *p->spawnerr)	/* a FATAL dependency */
 			fmt_snprintf(buf, len, "%s", p->spawnerr);
 		else if (p->want_start)
 			waiting_text(p, buf, len);

@@ -40,12 +40,11 @@ for purpose in "$@"; do
 		/usr/bin/python3 -c 'import pytest' 2>/dev/null ||
 			packages="$packages python3-pytest"
 		# tests/test_web.py: a real browser with a font for its
-		# screenshot, node and npm for playwright-core (which the test
-		# installs with npm into a cache), and promtool
+		# screenshot, npm for playwright-core (which the test installs
+		# into a cache and runs with node), and promtool
 		need chromium chromium
 		need_file /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf \
 			fonts-dejavu-core
-		need node nodejs
 		need npm npm
 		need promtool prometheus
 		# tests/test_examples.py reads the manifests

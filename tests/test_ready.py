@@ -760,7 +760,7 @@ def test_a_critical_dependency_going_fatal_ends_tend(supervise, tmp_path):
 ONESHOT = """
     [program:migrate]
     command=sh -c 'echo migrating; sleep 2; echo migrated'
-    startsecs=0
+    ready=exited
     autorestart=false
     [program:app]
     command=sleep 1000
@@ -770,9 +770,10 @@ ONESHOT = """
 
 def test_a_dependent_of_a_oneshot_starts_once_the_oneshot_has_succeeded(
         supervise, tmp_path):
-    # README's own example: depends_on = db, migrate. A oneshot (startsecs=0,
-    # autorestart=false) is done when it exits with an expected status;
-    # what depends on it must not run beside the migration.
+    # README's own example: depends_on = db, migrate. A oneshot
+    # (ready=exited, autorestart=false) is ready when it exits with an
+    # expected status; what depends on it must not run beside the
+    # migration.
     s = start(supervise, tmp_path, ONESHOT)
     done = s.err.wait_for(r"^tend: exited: migrate \(exit status 0; "
                           r"expected\)$")
