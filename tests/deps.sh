@@ -11,6 +11,11 @@ need() {	# need COMMAND PACKAGE
 need_file() {	# need_file PATH PACKAGE: for what is not on PATH
 	[ -e "$1" ] || packages="$packages $2"
 }
+need_glob() {	# need_glob PATTERN PACKAGE: a file of some version
+	# shellcheck disable=SC2086
+	for f in $1; do [ -e "$f" ] && return 0; done
+	packages="$packages $2"
+}
 
 for purpose in "$@"; do
 	case $purpose in
@@ -64,6 +69,17 @@ for purpose in "$@"; do
 		;;
 	demo)
 		need unshare util-linux
+		;;
+	fuzz)
+		# libFuzzer and the sanitizers' runtimes: clang only
+		# recommends them
+		need clang clang
+		need_glob '/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a' \
+			libclang-rt-14-dev
+		;;
+	soak)
+		need curl curl
+		need prlimit util-linux
 		;;
 	*)
 		echo "tests/deps.sh: unknown purpose '$purpose'" >&2
