@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../conf.h"
@@ -1004,14 +1005,17 @@ test_fmt_truncation(void)
 
 /* ---- conf.c: the whole loader on temporary files ---------------------- */
 
-static char *temp_paths[64];
+static char *temp_paths[512];
 static int ntemp_paths;
 
 static void
 remember_path(const char *path)
 {
-	if (ntemp_paths < (int)(sizeof(temp_paths) / sizeof(temp_paths[0])))
-		temp_paths[ntemp_paths++] = strdup(path);
+	if (ntemp_paths == (int)(sizeof(temp_paths) / sizeof(temp_paths[0]))) {
+		printf("too many temporary files for temp_paths\n");
+		exit(2);
+	}
+	temp_paths[ntemp_paths++] = strdup(path);
 }
 
 static void
@@ -1692,6 +1696,289 @@ test_conf_env_overrides(void)
 	}
 }
 
+/* ---- the loader's defects, fixed: each has its regression test ---------- */
+
+/* conf_load's errors and their report text, for one configuration. */
+static int
+errors_and_report(const char *text, char *report, size_t len)
+{
+	struct config c;
+	int errors = load_text(&c, text);
+
+	snprintf(report, len, "%s", c.report);
+	arena_release(&c.arena);
+	return errors;
+}
+
+static double
+cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+test_conf_process_name_in_groups(void)
+{
+	char report[2048];
+
+	/* two programs of one group fail: two errors, nothing half-built */
+	CHECK(errors_and_report("[group:x]\nprograms = a, b\n"
+	    "[program:a]\ncommand = /bin/true\nprocess_name = %(nosuch)s\n"
+	    "[program:b]\ncommand = /bin/true\n"
+	    "process_name = %(nosuch)s_%(process_num)d\nnumprocs = 2\n",
+	    report, sizeof(report)) == 2);
+	CHECK(contains(report, ":5: process_name: unknown expansion"));
+	CHECK(contains(report, ":8: process_name: unknown expansion"));
+	/* a group of priority 0 */
+	CHECK(errors_and_report("[group:g]\nprograms=p\npriority=0\n"
+	    "[program:p]\ncommand=/bin/true\nprocess_name=%(nosuch)s\n",
+	    report, sizeof(report)) == 1);
+	CHECK(contains(report, ":6: process_name: unknown expansion"));
+	CHECK(errors_of("[group:g]\nprograms=p\npriority=0\n"
+	    "[program:p]\ncommand=/bin/true\n") == 0);
+}
+
+/* A pipe whose writer (a child) writes text in pieces, then closes. */
+static int
+pipe_from_child(const char *text, size_t len, pid_t *pid)
+{
+	int fds[2];
+
+	if (pipe(fds) < 0)
+		return -1;
+	if ((*pid = fork()) == 0) {
+		size_t off = 0;
+
+		close(fds[0]);
+		while (off < len) {
+			size_t n = len - off < 1000 ? len - off : 1000;
+			ssize_t w = write(fds[1], text + off, n);
+
+			if (w <= 0)
+				_exit(1);
+			off += (size_t)w;
+		}
+		_exit(0);
+	}
+	close(fds[1]);
+	return fds[0];
+}
+
+/* A configuration of exactly size bytes, [program:last] at its end. */
+static char *
+sized_text(size_t size)
+{
+	static const char head[] = "[program:first]\ncommand=/bin/true\n";
+	static const char tail[] = "[program:last]\ncommand=/bin/true\n";
+	char *t = malloc(size + 1);
+	size_t i, body = size - strlen(head) - strlen(tail);
+
+	memcpy(t, head, strlen(head));
+	for (i = 0; i < body; i++)	/* comment lines of 64 bytes */
+		t[strlen(head) + i] = (i % 64 == 0) ? ';' :
+		    (i % 64 == 63 || i == body - 1) ? '\n' : 'x';
+	memcpy(t + strlen(head) + body, tail, strlen(tail) + 1);
+	return t;
+}
+
+static void
+test_conf_pipes_are_read_whole(void)
+{
+	static const size_t sizes[] = { 4093, 4094, 4095, 4096, 4097, 8190,
+	    65536, 65537, 300000 };
+	size_t i;
+
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		char *text = sized_text(sizes[i]), path[64];
+		struct arena a = { 0 };
+		struct config c;
+		size_t len = 0;
+		char *got;
+		pid_t pid;
+		int fd = pipe_from_child(text, sizes[i], &pid);
+
+		snprintf(path, sizeof(path), "/dev/fd/%d", fd);
+		got = arena_read_file(&a, path, &len, -1);
+		CHECK(got && len == sizes[i] && memcmp(got, text, len) == 0);
+		arena_release(&a);
+		close(fd);
+		waitpid(pid, NULL, 0);
+
+		/* and the whole loader on such a pipe */
+		fd = pipe_from_child(text, sizes[i], &pid);
+		snprintf(path, sizeof(path), "/dev/fd/%d", fd);
+		CHECK(load(&c, path) == 0 && c.nprograms == 2 &&
+		    find_program(&c, "last"));
+		arena_release(&c.arena);
+		close(fd);
+		waitpid(pid, NULL, 0);
+		free(text);
+	}
+}
+
+static void
+test_conf_fifo_read_stops_on_stop_fd(void)
+{
+	char dir[] = "/tmp/tend-unit-fifo-XXXXXX", fifo[64];
+	struct conf_request req = { .grace_ms = -1 };
+	struct config *c;
+	int stop[2], errors = 0, saved, devnull;
+
+	if (!mkdtemp(dir) || pipe(stop) < 0) {
+		CHECK(!"mkdtemp or pipe");
+		return;
+	}
+	snprintf(fifo, sizeof(fifo), "%s/conf", dir);
+	CHECK(mkfifo(fifo, 0600) == 0);
+	/* the stop signal already came: the read must not wait for a writer */
+	CHECK(write(stop[1], "x", 1) == 1);
+	req.file = fifo;
+	req.stop_fd = stop[0];
+	fflush(stdout);
+	saved = dup(STDERR_FILENO);
+	devnull = open("/dev/null", O_WRONLY);
+	dup2(devnull, STDERR_FILENO);
+	close(devnull);
+	c = conf_load(&req, &errors);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	CHECK(c && c->interrupted && errors > 0 && c->nprograms == 0);
+	if (c)
+		conf_release(c);
+	close(stop[0]);
+	close(stop[1]);
+	unlink(fifo);
+	rmdir(dir);
+}
+
+static void
+test_conf_globs_are_linear(void)
+{
+	char dir[] = "/tmp/tend-unit-glob-XXXXXX", sub[80], conf[96];
+	char name[41];
+	double t0;
+	struct config c;
+
+	if (!mkdtemp(dir)) {
+		CHECK(!"mkdtemp");
+		return;
+	}
+	remember_path(dir);
+	snprintf(sub, sizeof(sub), "%s/bt", dir);
+	mkdir(sub, 0700);
+	remember_path(sub);
+	memset(name, 'a', 40);
+	name[40] = '\0';
+	temp_file_in(sub, name, "[program:never]\ncommand=/bin/true\n");
+	temp_file_in(dir, "tend.ini", "[include]\n"
+	    "files = bt/*a*a*a*a*a*a*a*a*a*a*b bt/*a*a*a*a*a*a*a*a*a*a\n"
+	    "[program:x]\ncommand=/bin/true\n");
+	snprintf(conf, sizeof(conf), "%s/tend.ini", dir);
+	t0 = cpu_now();
+	CHECK(load(&c, conf) == 0);
+	CHECK(cpu_now() - t0 < 0.5);
+	/* the second pattern matches the file of 40 a's */
+	CHECK(c.nprograms == 2 && find_program(&c, "x") &&
+	    find_program(&c, "never"));
+	arena_release(&c.arena);
+}
+
+static void
+test_conf_scales_linearly(void)
+{
+	static const int counts[] = { 1000, 8000 };
+	double cost[2];
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		size_t cap = (size_t)counts[k] * 64 + 1, len = 0;
+		char *text = malloc(cap);
+		struct config c;
+		double t0;
+		int i;
+
+		for (i = 0; i < counts[k]; i++)
+			len += (size_t)snprintf(text + len, cap - len,
+			    "[program:p%d]\ncommand=/bin/sleep %d\npriority=%d\n",
+			    i, i, i % 13);
+		t0 = cpu_now();
+		CHECK(load_text(&c, text) == 0 &&
+		    c.nprograms == (size_t)counts[k]);
+		cost[k] = cpu_now() - t0;
+		arena_release(&c.arena);
+		free(text);
+	}
+	/* 8 times the programs at most 12 times the cost (10 ms floor) */
+	CHECK(cost[1] <= 12 * (cost[0] > 0.01 ? cost[0] : 0.01));
+}
+
+static void
+test_conf_expansions_are_bounded(void)
+{
+	char report[2048], *text;
+	double t0;
+	size_t i, n;
+
+	t0 = cpu_now();
+	CHECK(errors_and_report("[program:w]\ncommand=/bin/echo "
+	    "%(here)999999s\nnumprocs=300\nprocess_name=w%(process_num)d\n",
+	    report, sizeof(report)) == 1);
+	CHECK(cpu_now() - t0 < 0.5);
+	CHECK(contains(report, ":2: command: a width or precision above "
+	    "1024 in %(here)"));
+	CHECK(errors_of("[program:w]\ncommand=/bin/echo %(here)1024s "
+	    "%(program_name)-1024.1024s\n") == 0);
+	CHECK(errors_of("[program:w]\ncommand=/bin/echo %(here)1025s\n") == 1);
+	/* one value: 128 KiB */
+	n = strlen("[program:v]\ncommand=/bin/echo ") + 130 * 12 + 2;
+	text = malloc(n);
+	strcpy(text, "[program:v]\ncommand=/bin/echo ");
+	for (i = 0; i < 130; i++)
+		strcat(text, "%(here)1024s");
+	strcat(text, "\n");
+	CHECK(errors_and_report(text, report, sizeof(report)) == 1);
+	CHECK(contains(report, "more than 131072"));
+	free(text);
+	/* all of them: 64 MiB */
+	n = strlen("[program:t]\ncommand=/bin/echo ") + 120 * 12 + 64;
+	text = malloc(n);
+	strcpy(text, "[program:t]\ncommand=/bin/echo ");
+	for (i = 0; i < 120; i++)
+		strcat(text, "%(here)1024s");
+	strcat(text, "\nnumprocs=600\nprocess_name=t%(process_num)d\n");
+	CHECK(errors_and_report(text, report, sizeof(report)) == 1);
+	CHECK(contains(report, "would take more than 67108864 bytes"));
+	free(text);
+}
+
+static void
+test_conf_empty_command_and_nul(void)
+{
+	char report[2048];
+	const char *file;
+	struct config c;
+	int fd;
+
+	CHECK(errors_and_report("[program:e]\nautostart=true\ncommand=\"\"\n",
+	    report, sizeof(report)) == 1);
+	CHECK(contains(report, ":3: command: the program to run is an empty "
+	    "string"));
+	CHECK(errors_of("[program:e]\ncommand=''\n") == 1);
+	CHECK(errors_of("[program:e]\ncommand=\"\" arg\n") == 1);
+	/* a NUL byte: written past the text functions */
+	file = temp_ini("");
+	fd = open(file, O_WRONLY | O_TRUNC);
+	CHECK(fd >= 0 && write(fd, "[program:n]\ncommand=/bin/true\n\0\n",
+	    32) == 32);
+	close(fd);
+	CHECK(load(&c, file) == 1);
+	CHECK(contains(c.report, ":3: a NUL byte"));
+	arena_release(&c.arena);
+}
+
 int
 main(void)
 {
@@ -1735,6 +2022,13 @@ main(void)
 	test_conf_include();
 	test_conf_errors();
 	test_conf_env_overrides();
+	test_conf_process_name_in_groups();
+	test_conf_pipes_are_read_whole();
+	test_conf_fifo_read_stops_on_stop_fd();
+	test_conf_globs_are_linear();
+	test_conf_scales_linearly();
+	test_conf_expansions_are_bounded();
+	test_conf_empty_command_and_nul();
 	remove_temp_files();
 
 	printf("%d passed, %d failed\n", passed, failed);
