@@ -253,11 +253,10 @@ def test_the_largest_environment_loads_fast_and_whole(tmp_path):
     assert rc == 0, err
     assert cpu < 0.5, f"{cpu:.3f} s"
     # and the program gets every pair, the last one too
-    with open(conf, "a") as f:
-        f.write("[program:show]\ncommand=sh -c 'echo first=$K0 "
-                f"last=$K{pairs - 1}'\nenvironment=" +
-                ",".join(f"K{i}={i}" for i in range(pairs)) +
-                "\ncritical=true\nautorestart=false\nstartsecs=0\n")
+    conf.write_text("[program:show]\ncommand=sh -c 'echo first=$K0 "
+                    f"last=$K{pairs - 1}'\nenvironment=" +
+                    ",".join(f"K{i}={i}" for i in range(pairs)) +
+                    "\ncritical=true\nautorestart=false\nstartsecs=0\n")
     r = run_tend("pid1", ["-c", str(conf)])
     assert r.returncode == 0, r.stderr
     assert f"first=0 last={pairs - 1}" in r.stdout.splitlines()
