@@ -570,6 +570,8 @@ expand_value(struct loader *l, const struct raw_entry *e, const char *program,
 {
 	char errbuf[256];
 	const char *err;
+	size_t written, total_left;
+	int rc;
 	struct expand_ctx ctx = {
 		.program_name = program,
 		.group_name = group,
@@ -581,17 +583,28 @@ expand_value(struct loader *l, const struct raw_entry *e, const char *program,
 	};
 
 	ctx.here = here_of(l, e->line > 0 ? e->file : l->config->file);
-	ctx.max_len = l->expanded < EXPAND_TOTAL_MAX - EXPAND_VALUE_MAX ?
-	    EXPAND_VALUE_MAX : (size_t)(EXPAND_TOTAL_MAX - l->expanded);
-	if (val_expand(l->arena, e->value, &ctx, out, errbuf, sizeof(errbuf),
-	    &err) == 0) {
+	/*
+	 * What is written is never refused here (reading the file bounded
+	 * it); what expansion adds to it is, and all values together.
+	 */
+	written = strlen(e->value);
+	total_left = (size_t)(EXPAND_TOTAL_MAX - l->expanded);
+	ctx.max_len = written + EXPAND_VALUE_MAX;
+	if (ctx.max_len > total_left)
+		ctx.max_len = total_left;
+	rc = val_expand(l->arena, e->value, &ctx, out, errbuf, sizeof(errbuf),
+	    &err);
+	if (rc == 0) {
 		l->expanded += (long)strlen(*out);
 		return 0;
 	}
-	if (ctx.max_len < EXPAND_VALUE_MAX)
+	if (rc == -2 && ctx.max_len == total_left)
 		conf_error(l, e->file, e->line, "%s: the expanded values of the "
 		    "configuration would take more than %ld bytes", e->key,
 		    EXPAND_TOTAL_MAX);
+	else if (rc == -2)
+		conf_error(l, e->file, e->line, "%s: expanding it would add more "
+		    "than %d bytes", e->key, EXPAND_VALUE_MAX);
 	else
 		conf_error(l, e->file, e->line, "%s: %s", e->key, err);
 	return -1;

@@ -89,9 +89,9 @@
 /*
  * Bounds on %(name)s expansion, so that a few bytes of configuration
  * cannot ask for gigabytes: a width or precision is at most
- * EXPAND_WIDTH_MAX, one expanded value at most EXPAND_VALUE_MAX bytes
- * (the kernel's limit on one argument or environment string), and all
- * the values of one load together at most EXPAND_TOTAL_MAX bytes.
+ * EXPAND_WIDTH_MAX, expansion adds at most EXPAND_VALUE_MAX bytes to one
+ * value (the kernel's limit on one argument or environment string), and
+ * all the values of one load together are at most EXPAND_TOTAL_MAX bytes.
  */
 #ifndef EXPAND_WIDTH_MAX
 #define EXPAND_WIDTH_MAX 1024

@@ -801,7 +801,7 @@ val_expand(struct arena *a, const char *s, const struct expand_ctx *ctx,
 	if (b.len > ctx->max_len) {
 		fmt_snprintf(errbuf, errlen, "the expanded value would be %zu "
 		    "bytes, more than %zu", b.len, ctx->max_len);
-		return -1;
+		return -2;
 	}
 	if (!(*out = sb_finish(&b))) {
 		*err = no_memory;

@@ -99,7 +99,8 @@ struct expand_ctx {
 /*
  * Python's "value % dict": %(name)s, %(name)d with flags, width and
  * precision (%(process_num)02d), %%; plus %(ENV_X:-default)s, which gives
- * default when X is unset. On error *err points into errbuf.
+ * default when X is unset. On error *err points into errbuf; -2 says the
+ * value would be longer than ctx->max_len.
  */
 int val_expand(struct arena *a, const char *s, const struct expand_ctx *ctx,
     char **out, char *errbuf, size_t errlen, const char **err);

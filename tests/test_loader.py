@@ -231,22 +231,20 @@ def test_check_of_8000_programs_costs_at_most_12_times_that_of_1000(
     assert best_cpu([TEND, "--check", "-c", str(largest)]) < 1.0
 
 
-def test_a_60000_pair_environment_is_answered_fast(tmp_path):
+def test_a_60000_pair_environment_loads_fast(tmp_path):
+    # 700 KiB as written: the bound is on what expansion adds, and each
+    # pair is its own environment string
     conf = tmp_path / "tend.ini"
     conf.write_text("[program:e]\ncommand=/bin/env\nenvironment=" +
                     ",".join(f'K{i}="v{i}"' for i in range(60000)) + "\n")
     rc, cpu, err = cpu_of([TEND, "--check", "-c", str(conf)])
+    assert rc == 0, err
     assert cpu < 1.0, f"{cpu:.3f} s"
-    # longer than one value may be (128 KiB): refused with file:line
-    assert rc == 2, err
-    assert error_lines(err) == [
-        f"tend: {conf}:3: environment: the expanded value would be 131073 "
-        "bytes, more than 131072"], err
 
 
 def test_the_largest_environment_loads_fast_and_whole(tmp_path):
     conf = tmp_path / "tend.ini"
-    pairs = 9000                   # about 110 KiB, under the value bound
+    pairs = 9000                   # about 110 KiB
     conf.write_text("[program:e]\ncommand=/bin/env\nenvironment=" +
                     ",".join(f"K{i}={i}" for i in range(pairs)) + "\n")
     rc, cpu, err = cpu_of([TEND, "--check", "-c", str(conf)])
@@ -310,10 +308,8 @@ def test_one_value_is_bounded_at_128_kib(tmp_path):
     r = check(conf)
     assert r.returncode == 2
     (line,) = error_lines(r.stderr)
-    m = re.fullmatch(rf"tend: {re.escape(str(conf))}:2: command: the "
-                     r"expanded value would be (\d+) bytes, more than 131072",
-                     line)
-    assert m and int(m.group(1)) > 131072, line
+    assert line == f"tend: {conf}:2: command: expanding it would add " \
+        "more than 131072 bytes", line
 
 
 def test_all_values_together_are_bounded_at_64_mib(tmp_path):
