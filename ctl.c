@@ -733,9 +733,11 @@ send_request(const char *method, const char *path, const char *body,
 static char *
 head_end(char *p, size_t len)
 {
-	char *end = p + len;
+	char *end;
 
-	for (; p && end - p >= 4; p++)
+	if (!p)			/* nothing read yet */
+		return NULL;
+	for (end = p + len; end - p >= 4; p++)
 		if (!memcmp(p, "\r\n\r\n", 4))
 			return p;
 	return NULL;

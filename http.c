@@ -56,6 +56,7 @@ struct listener {
 	bool tcp;
 	struct timer retry;		/* accept paused: out of descriptors */
 	bool paused;
+	bool failing;			/* accept failed, said once */
 	/* its clients: the TCP port's cannot crowd out the socket's */
 	int nconns;
 };
@@ -87,9 +88,15 @@ struct conn {
 
 static struct {
 	struct listener unix_l, tcp_l;
-	char socket_path[108];
+	char socket_path[108];		/* the socket made, removed at exit */
 	dev_t socket_dev;
 	ino_t socket_ino;
+	/* the socket to make, as tend started: a reload tries again */
+	char want_path[256];		/* "": none */
+	mode_t want_mode;
+	bool want_owner, quiet;
+	struct user owner;
+	bool unix_failed;		/* said once, until it works */
 	struct arena arena;
 	struct conn *conns, *free;
 } srv;
@@ -233,13 +240,19 @@ accept_ready(struct watch *w, uint32_t events)
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
 			    errno == ENOBUFS) {
-				log_warn("control server: cannot accept, pausing "
-				    "for 1 s");
+				if (!l->failing)
+					log_warn("control server: cannot accept, "
+					    "pausing for 1 s at a time");
+				l->failing = true;
 				loop_unwatch(&l->watch);
 				l->paused = true;
 				timer_set(&l->retry, loop_now() + 1000);
 			}
 			return;	/* EAGAIN, or a client gone before accept */
+		}
+		if (l->failing) {
+			log_info("control server: accepting again");
+			l->failing = false;
 		}
 		if (l->nconns >= HTTP_CLIENTS || !conn_new(fd, l)) {
 			(void)send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT |
@@ -288,51 +301,56 @@ socket_alive(const struct sockaddr_un *sa)
  * and a stale one from an earlier run is replaced at once.
  */
 static void
-listen_unix(const struct config *c)
+listen_unix(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct sockaddr_un tmp = { .sun_family = AF_UNIX };
+	const char *path = srv.want_path;
 	struct stat st;
 	int fd;
 
-	if (!c->socket_path)
+	if (!*path)
 		return;
-	fmt_snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", c->socket_path);
-	if (fmt_snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.%d",
-	    c->socket_path, (int)getpid()) >= (int)sizeof(tmp.sun_path)) {
+	fmt_snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (fmt_snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.%d", path,
+	    (int)getpid()) >= (int)sizeof(tmp.sun_path)) {
 		log_warnx("%s: the path is too long for a socket; running "
-		    "without a control socket", c->socket_path);
+		    "without a control socket", path);
+		srv.want_path[0] = '\0';	/* no retry makes it shorter */
 		return;
 	}
 	if (lstat(sa.sun_path, &st) == 0 && S_ISSOCK(st.st_mode) &&
 	    socket_alive(&sa)) {
-		log_warnx("%s: another server answers there; running without "
-		    "a control socket", c->socket_path);
+		if (!srv.unix_failed)
+			log_warnx("%s: another server answers there; running "
+			    "without a control socket", path);
+		srv.unix_failed = true;
 		return;
 	}
 	(void)unlink(tmp.sun_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&tmp, sizeof(tmp)) < 0 ||
-	    chmod(tmp.sun_path, c->socket_mode) < 0 ||
-	    (c->socket_owner_spec && chown(tmp.sun_path, c->socket_owner.uid,
-	    c->socket_owner.gid) < 0) || rename(tmp.sun_path, sa.sun_path) < 0) {
+	    chmod(tmp.sun_path, srv.want_mode) < 0 || (srv.want_owner &&
+	    chown(tmp.sun_path, srv.owner.uid, srv.owner.gid) < 0) ||
+	    rename(tmp.sun_path, sa.sun_path) < 0) {
 		/*
 		 * tini's contract, with no configuration: the default socket
 		 * is a convenience, and a read-only root is no news
 		 */
-		if (!c->file && !strcmp(c->socket_path, DEFAULT_CONTROL_SOCKET))
-			log_debug("%s: no control socket: %s", c->socket_path,
+		if (srv.quiet)
+			log_debug("%s: no control socket: %s", path,
 			    strerror(errno));
-		else
+		else if (!srv.unix_failed)
 			log_warn("%s: cannot make the control socket; running "
-			    "without it", c->socket_path);
+			    "without it", path);
+		srv.unix_failed = true;
 		if (fd >= 0)
 			close(fd);
 		(void)unlink(tmp.sun_path);
 		return;
 	}
 	if (!listen_on(&srv.unix_l, fd)) {
-		log_warn("%s: cannot listen", c->socket_path);
+		log_warn("%s: cannot listen", path);
 		(void)unlink(sa.sun_path);
 		return;
 	}
@@ -341,6 +359,9 @@ listen_unix(const struct config *c)
 		srv.socket_dev = st.st_dev;
 		srv.socket_ino = st.st_ino;
 	}
+	if (srv.unix_failed)
+		log_info("%s: control socket made", path);
+	srv.unix_failed = false;
 	log_debug("control socket %s", srv.socket_path);
 }
 
@@ -383,8 +404,33 @@ http_setup(const struct config *c)
 {
 	srv.unix_l.watch.fd = srv.tcp_l.watch.fd = -1;
 	srv.tcp_l.tcp = true;
-	listen_unix(c);
+	if (c->socket_path)
+		fmt_snprintf(srv.want_path, sizeof(srv.want_path), "%s",
+		    c->socket_path);
+	srv.want_mode = c->socket_mode;
+	srv.want_owner = c->socket_owner_spec != NULL;
+	srv.owner = c->socket_owner;
+	srv.quiet = !c->file && c->socket_path &&
+	    !strcmp(c->socket_path, DEFAULT_CONTROL_SOCKET);
+	listen_unix();
 	listen_tcp(c);
+}
+
+void
+http_retry(void)
+{
+	struct stat st;
+
+	/* a socket removed with its directory is made again, too */
+	if (srv.unix_l.watch.fd >= 0 && (stat(srv.socket_path, &st) < 0 ||
+	    st.st_dev != srv.socket_dev || st.st_ino != srv.socket_ino)) {
+		loop_unwatch(&srv.unix_l.watch);
+		close(srv.unix_l.watch.fd);
+		srv.unix_l.watch.fd = -1;
+		srv.socket_path[0] = '\0';
+	}
+	if (srv.unix_l.watch.fd < 0 && !srv.unix_l.paused)
+		listen_unix();
 }
 
 bool

@@ -34,6 +34,8 @@ bool http_has_token(const char *value, const char *token);
 
 /* Listens as the configuration says; a failure is a warning, never fatal. */
 void http_setup(const struct config *c);
+/* At a reload: the control socket, if it could not be made or is gone. */
+void http_retry(void);
 /* Replies still being written, at the end of a shutdown. */
 bool http_pending(void);
 /* At exit: the last writes, then the sockets closed and removed. */

@@ -424,9 +424,10 @@ int
 tend_reload(void)
 {
 	int errors;
-	struct config *c = tend_reread(&errors);
+	struct config *c;
 
-	if (!c)
+	http_retry();
+	if (!(c = tend_reread(&errors)))
 		return -1;
 	if (errors) {
 		conf_release(c);

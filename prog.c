@@ -792,19 +792,32 @@ try_start(struct proc *p)
 	}
 }
 
-/* A stop that waits for the dependents, which are stopped first. */
+/*
+ * A stop that waits for the dependents, which are stopped first; with
+ * again, those it stops come back after it (a restart's).
+ */
 static void
-request_stop(struct proc *p)
+stop_tree(struct proc *p, bool again)
 {
 	size_t i;
 
 	p->stop_requested = true;
 	p->want_start = false;
 	p->stop_pending = true;
-	for (i = 0; i < progs.n; i++)
-		if (depends_on(progs.all[i], p) && is_active(progs.all[i]) &&
-		    !progs.all[i]->stop_pending)
-			request_stop(progs.all[i]);
+	for (i = 0; i < progs.n; i++) {
+		struct proc *d = progs.all[i];
+
+		if (depends_on(d, p) && is_active(d) && !d->stop_pending) {
+			d->restart_after = again;
+			stop_tree(d, again);
+		}
+	}
+}
+
+static void
+request_stop(struct proc *p)
+{
+	stop_tree(p, false);
 }
 
 /* ---- operations ---------------------------------------------------------- */
@@ -1652,7 +1665,6 @@ static void
 begin_item(enum op_kind kind, struct op_item *it)
 {
 	struct proc *p = it->p;
-	size_t i;
 	int refused;
 
 	switch (kind) {
@@ -1687,11 +1699,12 @@ begin_item(enum op_kind kind, struct op_item *it)
 			request_start(p);
 			break;
 		}
-		request_stop(p);
-		/* what the stop took down with it comes back after it */
-		for (i = 0; i < progs.n; i++)
-			if (progs.all[i] != p && progs.all[i]->stop_pending)
-				progs.all[i]->restart_after = true;
+		/*
+		 * What the stop takes down with it comes back after it; not
+		 * p, whose own item starts it again once it has seen it stop.
+		 */
+		stop_tree(p, true);
+		p->restart_after = false;
 		break;
 	}
 }

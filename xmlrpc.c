@@ -5,7 +5,7 @@
  *
  * tend has no XML library: the parser reads only what a methodCall of
  * these methods holds (string, int, i4, boolean, an untyped value, array
- * and struct, for system.multicall), with limits on depth and size, and
+ * and struct), with limits on depth and size, and
  * refuses the rest with a fault or a 400, never a crash. Replies are
  * rendered straight into the output, in xmlrpc.client's layout; text is
  * escaped so that the reply stays valid XML even for control bytes in a
@@ -421,7 +421,7 @@ struct call {
 	struct buf *b;			/* the value goes here */
 	struct xval *arg[3];
 	int nargs;
-	bool nowait;			/* in a multicall, or wait=false */
+	bool nowait;			/* wait=false */
 	bool parked;			/* the answer comes later */
 	bool may_act;
 	int fault;			/* 0: none */

@@ -329,12 +329,6 @@ GROUP = """
     """
 
 
-@pytest.mark.xfail(strict=True, reason="a restart of several processes "
-                   "at once (w:*, all) may never answer: begin_item marks "
-                   "the processes of the same restart that are already "
-                   "stopping as restart_after, restart_dependents then "
-                   "starts one behind its own item's back, and that item "
-                   "waits for a stop that has already happened")
 def test_restarting_a_whole_group_always_answers(supervise, tmp_path):
     s, sock = start(supervise, tmp_path, GROUP)
     wait_until(lambda: list(states(sock).values()) == ["RUNNING"] * 3,

@@ -130,10 +130,6 @@ def test_the_behaviour_tests_under_asan_and_ubsan(sanitized, tmp_path):
     assert reports(logs) == [], "\n".join(reports(logs))[:20000]
 
 
-@pytest.mark.xfail(strict=True, reason="ctl.c head_end computes p + len "
-                   "with p NULL (an empty reply buffer): UBSan's "
-                   "pointer-overflow, 'applying zero offset to null "
-                   "pointer', at ctl.c:718 in every tend ctl command")
 def test_tend_ctl_under_asan_and_ubsan(sanitized, tmp_path):
     logs = tmp_path / "reports"
     logs.mkdir()
