@@ -65,12 +65,17 @@ tests/unit/control: tests/unit/control.c $(CONTROL_OBJS) $(HDRS)
 	$(CC) $(TEND_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
 	    tests/unit/control.c $(CONTROL_OBJS)
 
-# Each entry point installs what it needs first (apt-get as root).
+# Each entry point installs what it needs first (apt-get as root). The
+# suite, then the fuzzing corpus replayed, then each fuzz target a while.
+TEST_FUZZ_SECONDS ?= 60
+
 test:
 	tests/deps.sh build test fuzz
 	$(MAKE) tend tests/unit/unit tests/unit/control
 	status=0; tests/run || status=$$?; \
-	$(MAKE) fuzz-replay || status=1; exit $$status
+	$(MAKE) fuzz-replay || status=1; \
+	$(MAKE) fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) FUZZ_JOBS=2 || status=1; \
+	exit $$status
 
 demo:
 	tests/deps.sh build demo
@@ -88,8 +93,7 @@ clean:
 
 # ---- fuzzing, the sanitized build and the soak test --------------------------
 #
-# Apart from the static build: clang (or gcc, for asan) with glibc, and
-# tests/fuzz/glibc_compat.h for the little the sources expect of musl.
+# Apart from the static build: clang (or gcc, for asan) with glibc.
 #   make fuzz          the libFuzzer targets, each run FUZZ_SECONDS (FUZZ_JOBS
 #                      at once); new inputs go to build/fuzz/corpus, crashes
 #                      to build/fuzz/artifacts
@@ -110,16 +114,15 @@ FUZZ_BUILD   := build/fuzz
 ASAN_BUILD   := build/asan
 SANITIZE     := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
                 -fno-omit-frame-pointer
-GLIBC_CFLAGS := -std=c11 -D_GNU_SOURCE -include tests/fuzz/glibc_compat.h \
-                -g -O1 $(WARN) -Wno-format-nonliteral
-FUZZ_DEPS    := $(HDRS) tests/fuzz/glibc_compat.h
+GLIBC_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 $(WARN)
+FUZZ_DEPS    := $(HDRS)
 
 # What each target links: its parser's objects, no more. stubs stands in
 # for the rest of tend; arena_guard makes arena allocations visible to
 # ASan (see there), with the --wrap flags below.
 FUZZ_OBJS_ini    :=
 FUZZ_OBJS_values := values fmt mem sig arena_guard
-FUZZ_OBJS_conf   := conf keys values users log fmt mem sig arena_guard
+FUZZ_OBJS_conf   := conf keys values users proc log fmt mem sig arena_guard
 FUZZ_OBJS_http   := http values fmt mem sig buf log stubs
 FUZZ_OBJS_xmlrpc := xmlrpc values fmt mem sig buf arena_guard stubs
 FUZZ_OBJS_notify := ready log fmt stubs
@@ -157,12 +160,10 @@ fuzz-replay: fuzz-build
 	sh tests/fuzz/run.sh replay $(FUZZ_TARGETS)
 
 ASAN_OBJS := $(SRCS:%.c=$(ASAN_BUILD)/obj/%.o)
-# gcc's sanitizers make it see uninitialized values where none can be
-ASAN_WARN := $(if $(findstring gcc,$(ASAN_CC)),-Wno-maybe-uninitialized)
 
 $(ASAN_BUILD)/obj/%.o: %.c $(FUZZ_DEPS)
 	@mkdir -p $(@D)
-	$(ASAN_CC) $(GLIBC_CFLAGS) $(ASAN_WARN) $(SANITIZE) -c -o $@ $<
+	$(ASAN_CC) $(GLIBC_CFLAGS) $(SANITIZE) -c -o $@ $<
 
 $(ASAN_BUILD)/obj/web.o: page.h
 
@@ -171,7 +172,7 @@ $(ASAN_BUILD)/tend: $(ASAN_OBJS)
 	$(ASAN_CC) $(SANITIZE) -o $@ $(ASAN_OBJS)
 
 $(ASAN_BUILD)/unit: tests/unit/unit.c $(UNIT_OBJS:%=$(ASAN_BUILD)/obj/%) $(FUZZ_DEPS)
-	$(ASAN_CC) $(GLIBC_CFLAGS) $(ASAN_WARN) $(SANITIZE) -o $@ tests/unit/unit.c \
+	$(ASAN_CC) $(GLIBC_CFLAGS) $(SANITIZE) -o $@ tests/unit/unit.c \
 	    $(UNIT_OBJS:%=$(ASAN_BUILD)/obj/%)
 
 asan:

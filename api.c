@@ -439,7 +439,7 @@ per_process(struct buf *b, enum per_proc what)
 
 	help(b, rows[what].name, rows[what].type, rows[what].help);
 	for (i = 0; (p = prog_at(i)) != NULL; i++) {
-		long long v;
+		long long v = 0;
 
 		prog_info(p, &in);
 		switch (what) {

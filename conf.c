@@ -98,6 +98,9 @@ keep_error(struct config *c, const char *file, int line, const char *msg)
 		c->report[c->report_len] = '\0';	/* the lines that fit */
 }
 
+static void vreport(struct loader *l, int warn, const char *file, int line,
+    const char *fmt, va_list ap) PRINTF(5, 0);
+
 static void
 vreport(struct loader *l, int warn, const char *file, int line,
     const char *fmt, va_list ap)

@@ -113,6 +113,9 @@ write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+static void vlog(const char *prefix, int with_errno, const char *fmt,
+    va_list ap) PRINTF(3, 0);
+
 /* prefix is a level name or "" (fatal); with_errno appends ": strerror". */
 static void
 vlog(const char *prefix, int with_errno, const char *fmt, va_list ap)
