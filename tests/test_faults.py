@@ -63,6 +63,8 @@ class FaultTend:
                               what="tend to start in its namespace")
         wait_until(lambda: os.readlink(f"/proc/{self.pid}/exe") ==
                    os.path.realpath(TEND), what="tend to exec")
+        if sock is True:       # the private socket: nothing keeps it away
+            wait_until(self.sock.exists, what="the control socket")
 
     def running(self):
         return self.proc.poll() is None and alive(self.pid)

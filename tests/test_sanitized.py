@@ -27,7 +27,7 @@ BEHAVIOUR = [
     "tests/test_supervise.py::test_shutdown_stops_by_descending_priority_equal_ones_together",
     "tests/test_supervise.py::test_bad_input_starts_nothing_and_exits_2_with_one_line",
     # numprocs, the control socket, the HTTP port, reloads and their arenas
-    "tests/test_control.py",
+    "tests/test_control_limits.py",
     # log files, rotation, SIGUSR2
     "tests/test_output.py::test_rotation_keeps_backups_named_like_supervisord_each_within_maxbytes",
     "tests/test_output.py::test_rotation_with_no_backups_truncates_the_file",
@@ -57,13 +57,13 @@ BEHAVIOUR = [
 
 # tend ctl itself is run under UBSan on its own below.
 DESELECTED = [
-    "tests/test_control.py::test_tend_ctl_status_stop_start_and_pid_over_the_socket",
+    "tests/test_control_limits.py::test_tend_ctl_status_stop_start_and_pid_over_the_socket",
 ]
 
 # Expected failures of logic, not memory: their outcome under the
 # slower sanitized build proves nothing either way.
 LOGIC = [
-    "tests/test_control.py::test_restarting_a_whole_group_always_answers",
+    "tests/test_control_limits.py::test_restarting_a_whole_group_always_answers",
 ]
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
