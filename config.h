@@ -139,6 +139,16 @@
 #define HTTP_TAIL_MAX (256 * 1024)
 #endif
 
+/* Pipelined requests served in a row before the loop takes its turn. */
+#ifndef HTTP_PIPELINE
+#define HTTP_PIPELINE 64
+#endif
+
+/* The words of one tend ctl command line: its names, and the command. */
+#ifndef CTL_ARGS_MAX
+#define CTL_ARGS_MAX 1024
+#endif
+
 /* epoll events handled per wake-up. */
 #ifndef LOOP_EVENTS
 #define LOOP_EVENTS 16

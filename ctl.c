@@ -79,17 +79,34 @@ status_from(struct job *j, int code, int ignored)
 
 /* Whether spec (supervisorctl's: "x", "g:x", "g:*", "g:") names p. */
 static bool
-names(const char *spec, const struct prog_info *in)
+names(const char *spec, const struct proc *p)
 {
-	const char *colon = strchr(spec, ':');
+	const char *colon = strchr(spec, ':'), *name, *group;
 	size_t glen = colon ? (size_t)(colon - spec) : strlen(spec);
 
-	if (strlen(in->group) != glen || strncmp(in->group, spec, glen))
+	prog_names(p, &name, &group);
+	if (strlen(group) != glen || strncmp(group, spec, glen))
 		return false;
 	if (!colon)
-		return !strcmp(in->name, spec);
+		return !strcmp(name, spec);
 	return !colon[1] || !strcmp(colon + 1, "*") ||
-	    !strcmp(colon + 1, in->name);
+	    !strcmp(colon + 1, name);
+}
+
+/*
+ * One mark a process, in prog_at's order: a process named twice is
+ * shown or signalled once, so that the work of a request grows with its
+ * names plus the processes, not their product.
+ */
+static unsigned char *
+marks(struct buf *b)
+{
+	unsigned char *m;
+
+	buf_init(b, 0);
+	if ((m = (unsigned char *)buf_room(b, prog_count() + 1)) != NULL)
+		memset(m, 0, prog_count() + 1);
+	return m;
 }
 
 static bool
@@ -112,17 +129,16 @@ cmd_status(struct job *j)
 	char ns[300];
 	int a;
 	bool all = j->argc == 0;
+	struct buf mb;
+	unsigned char *shown;
 
 	for (a = 0; a < j->argc; a++)
 		all |= !strcmp(j->argv[a], "all");
 	for (a = 0; !all && a < j->argc; a++) {
-		bool found = false;
-
-		for (i = 0; (p = prog_at(i)) != NULL; i++) {
-			prog_info(p, &in);
-			found |= names(j->argv[a], &in);
-		}
-		if (found)
+		for (i = 0; (p = prog_at(i)) != NULL; i++)
+			if (names(j->argv[a], p))
+				break;
+		if (p)
 			continue;
 		if (strchr(j->argv[a], ':') && (j->argv[a][strlen(j->argv[a]) -
 		    1] == ':' || !strcmp(strchr(j->argv[a], ':'), ":*")))
@@ -134,18 +150,25 @@ cmd_status(struct job *j)
 		j->status = EXIT_UNKNOWN;
 	}
 	for (i = 0; (p = prog_at(i)) != NULL; i++) {
+		const char *name, *group;
 		size_t len;
 
-		prog_info(p, &in);
-		len = strlen(namespec(in.group, in.name, ns, sizeof(ns)));
+		prog_names(p, &name, &group);
+		len = strlen(namespec(group, name, ns, sizeof(ns)));
 		width = len > width ? len : width;
+	}
+	if (!(shown = marks(&mb))) {
+		buf_puts(j->out, "Error: out of memory\n");
+		j->status = EXIT_GENERIC;
+		return;
 	}
 	/* rows in the order of the names asked, as supervisorctl shows them */
 	for (a = 0; a < (all ? 1 : j->argc); a++) {
 		for (i = 0; (p = prog_at(i)) != NULL; i++) {
-			prog_info(p, &in);
-			if (!all && !names(j->argv[a], &in))
+			if (shown[i] || (!all && !names(j->argv[a], p)))
 				continue;
+			shown[i] = 1;
+			prog_info(p, &in);
 			buf_printf(j->out, "%-*s%-10s%s\n", (int)width + 3,
 			    namespec(in.group, in.name, ns, sizeof(ns)),
 			    prog_state_name(in.state), in.description);
@@ -154,6 +177,7 @@ cmd_status(struct job *j)
 				j->status = EXIT_STOPPED;
 		}
 	}
+	buf_free(&mb);
 }
 
 /* supervisorctl's _startresult and _stopresult in one table. */
@@ -268,6 +292,8 @@ cmd_signal(struct job *j)
 	char ns[300], message[192];
 	size_t i;
 	int a, sig;
+	struct buf mb;
+	unsigned char *signalled;
 
 	if (j->argc < 2) {
 		buf_puts(j->out, "Error: signal requires a signal name and a "
@@ -276,6 +302,11 @@ cmd_signal(struct job *j)
 		return;
 	}
 	sig = strcmp(j->argv[0], "0") ? sig_parse(j->argv[0]) : 0;
+	if (!(signalled = marks(&mb))) {
+		buf_puts(j->out, "Error: out of memory\n");
+		j->status = EXIT_GENERIC;
+		return;
+	}
 	for (a = 1; a < j->argc; a++) {
 		bool all = !strcmp(j->argv[a], "all"), group = strchr(j->argv[a],
 		    ':') && (!strchr(j->argv[a], ':')[1] ||
@@ -285,10 +316,13 @@ cmd_signal(struct job *j)
 			int result;
 			const char *spec;
 
-			prog_info(p, &in);
-			if (!all && !names(j->argv[a], &in))
+			if (!all && !names(j->argv[a], p))
 				continue;
 			found = true;
+			if (signalled[i])
+				continue;
+			signalled[i] = 1;
+			prog_info(p, &in);
 			/* groups and all: only what runs, as supervisord */
 			if ((all || group) && in.state != STATE_RUNNING &&
 			    in.state != STATE_STARTING && in.state != STATE_BACKOFF)
@@ -313,8 +347,9 @@ cmd_signal(struct job *j)
 			j->status = EXIT_GENERIC;
 		}
 		if (all)
-			return;
+			break;
 	}
+	buf_free(&mb);
 }
 
 static void
@@ -654,6 +689,10 @@ ctl_handle(struct conn *c, const struct http_request *r)
 
 	for (i = 0; i < r->body_len; i++)
 		n += !p[i];
+	if (n > CTL_ARGS_MAX) {
+		http_error(c, 400, "too many arguments");
+		return;
+	}
 	buf_init(&words, 0);
 	if (!n || end[-1] || !(argv = (char **)(void *)buf_room(&words,
 	    n * sizeof(*argv)))) {
@@ -1005,6 +1044,9 @@ ctl_main(int argc, char **argv)
 	find_server(socket, file);
 	argv += a;
 	argc -= a;
+	if (argc > CTL_ARGS_MAX)
+		die(EXIT_INVALID, "at most %d words after the options",
+		    CTL_ARGS_MAX);
 	path = client_path(argc, argv, pathbuf, sizeof(pathbuf));
 	buf_init(&body, 0);
 	for (a = 0; !path && a < argc; a++)

@@ -66,9 +66,10 @@ struct conn {
 	struct listener *l;
 	enum conn_state state;
 	struct timer timer;
+	struct timer resume;		/* the rest of a pipeline, next pass */
 	uint32_t events;		/* what the loop waits for now */
 	char *in;			/* HTTP_HEAD_MAX + HTTP_BODY_MAX mapped */
-	size_t in_len;
+	size_t in_off, in_len;		/* the request at in_off, bytes up to in_len */
 	size_t in_peak;			/* the most it held: what it touched */
 	size_t head_len, body_len;	/* of the request read; 0: not yet */
 	const char *auth;		/* its Authorization, or NULL */
@@ -80,6 +81,7 @@ struct conn {
 	char extra[1024];		/* header lines of the reply to come */
 	size_t extra_len;
 	bool close_after;
+	bool half_closed;		/* the client sends no more: no RDHUP */
 	bool chunked;			/* a stream under HTTP/1.1 */
 	struct prog_op *op;		/* while parked */
 	char tail_path[512];		/* while streaming */
@@ -105,12 +107,16 @@ static void conn_close(struct conn *c);
 static void conn_ready(struct watch *w, uint32_t events);
 static void conn_writable(struct conn *c);
 static void handle_input(struct conn *c);
+static void resume_input(struct timer *t);
 
 /* ---- the parts of a connection ------------------------------------------- */
 
 static void
 set_events(struct conn *c, uint32_t events)
 {
+	/* level-triggered: a half-close seen once would wake the loop for ever */
+	if (c->half_closed)
+		events &= ~(uint32_t)EPOLLRDHUP;
 	if (events == c->events)
 		return;
 	if (loop_rewatch(&c->watch, events) == 0)
@@ -123,7 +129,7 @@ conn_timeout(struct timer *t)
 	struct conn *c = container_of(t, struct conn, timer);
 
 	log_debug("control client dropped: %s", c->state == CONN_READ ?
-	    (c->in_len ? "its request took too long" : "idle") :
+	    (c->in_len > c->in_off ? "its request took too long" : "idle") :
 	    "it does not read its reply");
 	conn_close(c);
 }
@@ -139,30 +145,30 @@ conn_new(int fd, struct listener *l)
 {
 	struct conn *c = srv.free;
 
-	if (c) {
+	if (c)
 		srv.free = c->free_next;
-	} else {
-		if (!(c = arena_alloc(&srv.arena, sizeof(*c))))
-			return NULL;
-		/* mapped once, touched only as far as requests reach */
-		c->in = mmap(NULL, HTTP_HEAD_MAX + HTTP_BODY_MAX + 1,
-		    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (c->in == MAP_FAILED) {
-			c->free_next = srv.free;
-			srv.free = c;
-			return NULL;
-		}
+	else if (!(c = arena_alloc(&srv.arena, sizeof(*c))))
+		return NULL;
+	/* mapped once, touched only as far as requests reach */
+	if (!c->in && (c->in = mmap(NULL, HTTP_HEAD_MAX + HTTP_BODY_MAX + 1,
+	    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+	    0)) == MAP_FAILED) {
+		c->in = NULL;	/* the next one tries again */
+		c->free_next = srv.free;
+		srv.free = c;
+		return NULL;
 	}
 	c->watch.fd = fd;
 	c->watch.ready = conn_ready;
 	c->l = l;
 	c->state = CONN_READ;
 	c->timer = (struct timer){ .fire = conn_timeout };
-	c->in_len = c->in_peak = c->head_len = c->body_len = 0;
+	c->resume = (struct timer){ .fire = resume_input };
+	c->in_off = c->in_len = c->in_peak = c->head_len = c->body_len = 0;
 	c->busy = c->closing = false;
 	buf_init(&c->out, 0);
 	c->out_off = c->extra_len = 0;
-	c->close_after = c->chunked = false;
+	c->close_after = c->chunked = c->half_closed = false;
 	c->op = NULL;
 	c->tail_path[0] = '\0';
 	c->events = EPOLLIN | EPOLLRDHUP;
@@ -191,6 +197,7 @@ conn_close(struct conn *c)
 		prog_op_cancel(c->op);
 	c->op = NULL;
 	timer_cancel(&c->timer);
+	timer_cancel(&c->resume);
 	loop_unwatch(&c->watch);
 	close(c->watch.fd);
 	buf_free(&c->out);
@@ -386,11 +393,16 @@ listen_tcp(const struct config *c)
 	    SOCK_NONBLOCK, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
 	    sizeof(on)) < 0 || bind(fd, &c->http_addr.u.sa,
-	    c->http_addr.len) < 0 || !listen_on(&srv.tcp_l, fd)) {
+	    c->http_addr.len) < 0) {
 		log_warn("%s: cannot listen; running without the HTTP port",
 		    c->http_port);
-		if (fd >= 0 && srv.tcp_l.watch.fd != fd)
+		if (fd >= 0)
 			close(fd);
+		return;
+	}
+	if (!listen_on(&srv.tcp_l, fd)) {	/* which closed it */
+		log_warn("%s: cannot listen; running without the HTTP port",
+		    c->http_port);
 		return;
 	}
 	if (!is_loopback(&c->http_addr) && !c->http_username)
@@ -428,8 +440,10 @@ http_retry(void)
 		close(srv.unix_l.watch.fd);
 		srv.unix_l.watch.fd = -1;
 		srv.socket_path[0] = '\0';
+		timer_cancel(&srv.unix_l.retry);	/* a pause ends with it */
+		srv.unix_l.paused = srv.unix_l.failing = false;
 	}
-	if (srv.unix_l.watch.fd < 0 && !srv.unix_l.paused)
+	if (srv.unix_l.watch.fd < 0)
 		listen_unix();
 }
 
@@ -985,27 +999,40 @@ static void
 handle_input(struct conn *c)
 {
 	size_t end;
-	int status;
+	int status, served = 0;
 
-	while (c->state == CONN_READ && c->in_len > 0) {
+	while (c->state == CONN_READ && c->in_len > c->in_off) {
+		char *in = c->in + c->in_off;
+		size_t len = c->in_len - c->in_off;
+
+		/*
+		 * A pipeline is served HTTP_PIPELINE at a time, the rest in a
+		 * later pass (a timer for now would fire in this one): other
+		 * clients and the programs' events come in between.
+		 */
+		if (served++ == HTTP_PIPELINE) {
+			set_events(c, 0);
+			timer_set(&c->resume, loop_now() + 1);
+			return;
+		}
 		if (!c->head_len) {
-			if (!(end = head_end(c->in, c->in_len))) {
-				if (c->in_len >= HTTP_HEAD_MAX)
+			if (!(end = head_end(in, len))) {
+				if (len >= HTTP_HEAD_MAX)
 					return refuse(c, 431);
 				return;		/* the rest of the head to come */
 			}
 			if (end > HTTP_HEAD_MAX)
 				return refuse(c, 431);
-			if (memchr(c->in, '\0', end))
+			if (memchr(in, '\0', end))
 				return refuse(c, 400);
-			status = http_parse_head(c->in, end, &c->req,
+			status = http_parse_head(in, end, &c->req,
 			    &c->head_len, &c->body_len, &c->auth);
 			if (status != 200)
 				return refuse(c, status ? status : 400);
 		}
-		if (c->in_len < c->head_len + c->body_len)
+		if (len < c->head_len + c->body_len)
 			return;		/* the rest of the body to come */
-		c->req.body = c->in + c->head_len;
+		c->req.body = in + c->head_len;
 		c->req.body_len = c->body_len;
 		c->close_after = !c->req.keep_alive;
 		c->busy = true;
@@ -1018,25 +1045,38 @@ handle_input(struct conn *c)
 	}
 }
 
-/* The request answered: its bytes go, the next may be there already. */
+static void
+resume_input(struct timer *t)
+{
+	struct conn *c = container_of(t, struct conn, resume);
+
+	set_events(c, EPOLLIN | EPOLLRDHUP);
+	handle_input(c);
+}
+
+/* The request answered: the next one may be there already. */
 static void
 consume_request(struct conn *c)
 {
-	size_t used = c->head_len + c->body_len;
-
-	if (used > c->in_len)
-		used = c->in_len;
-	c->in_len -= used;
-	memmove(c->in, c->in + used, c->in_len);
+	c->in_off += c->head_len + c->body_len;
+	if (c->in_off >= c->in_len)
+		c->in_off = c->in_len = 0;
 	c->head_len = c->body_len = 0;
 }
 
 static void
 read_request(struct conn *c)
 {
-	size_t room = HTTP_HEAD_MAX + HTTP_BODY_MAX - c->in_len;
+	size_t room;
 	ssize_t n;
 
+	/* what is left of a pipeline moves to the front once a read */
+	if (c->in_off) {
+		c->in_len -= c->in_off;
+		memmove(c->in, c->in + c->in_off, c->in_len);
+		c->in_off = 0;
+	}
+	room = HTTP_HEAD_MAX + HTTP_BODY_MAX - c->in_len;
 	n = read(c->watch.fd, c->in + c->in_len, room);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -1070,15 +1110,21 @@ conn_ready(struct watch *w, uint32_t events)
 		break;
 	case CONN_PARKED:
 		/* the reply may still go out after a half-close */
-		if (events & EPOLLRDHUP)
+		if (events & EPOLLRDHUP) {
+			c->half_closed = true;
 			set_events(c, 0);
+		}
 		break;
 	case CONN_WRITE:
 	case CONN_STREAM:
-		if (events & EPOLLOUT)
+		if (events & EPOLLOUT) {
 			conn_writable(c);
-		else if (events & EPOLLRDHUP && c->state == CONN_STREAM)
+		} else if (events & EPOLLRDHUP && c->state == CONN_STREAM) {
 			conn_close(c);
+		} else if (events & EPOLLRDHUP) {
+			c->half_closed = true;
+			set_events(c, EPOLLOUT);
+		}
 		break;
 	}
 }
@@ -1220,7 +1266,7 @@ reply_done(struct conn *c)
 	consume_request(c);
 	c->state = CONN_READ;
 	set_events(c, EPOLLIN | EPOLLRDHUP);
-	arm(c, c->in_len ? HTTP_REQUEST_MS : HTTP_IDLE_MS);
+	arm(c, c->in_len > c->in_off ? HTTP_REQUEST_MS : HTTP_IDLE_MS);
 	/* a pipelined request may be there already: the caller's loop, or */
 	if (!c->busy)
 		handle_input(c);
@@ -1270,6 +1316,12 @@ stream_chunk(struct conn *c, const char *p, size_t n)
 		conn_close(c);
 		return;
 	}
+	/* what was sent goes: the buffer holds the unsent part only */
+	if (c->out_off) {
+		c->out.len -= c->out_off;
+		memmove(c->out.data, c->out.data + c->out_off, c->out.len);
+		c->out_off = 0;
+	}
 	if (c->chunked)
 		buf_printf(&c->out, "%zx\r\n", n);
 	buf_put(&c->out, p, n);
@@ -1299,8 +1351,10 @@ file_written(const char *path, const char *p, size_t n)
 void
 http_stream(struct conn *c, const char *path, const char *start, size_t len)
 {
-	struct buf *b = http_body(c);
-
+	if (!http_body(c)->data) {
+		conn_close(c);	/* no memory for the head */
+		return;
+	}
 	c->chunked = c->req.minor == 1;
 	c->close_after = !c->chunked;
 	http_header(c, "X-Accel-Buffering: no");
@@ -1309,7 +1363,6 @@ http_stream(struct conn *c, const char *path, const char *start, size_t len)
 	c->state = CONN_STREAM;
 	fmt_snprintf(c->tail_path, sizeof(c->tail_path), "%s", path);
 	output_on_file_write(file_written);
-	(void)b;
 	timer_cancel(&c->timer);
 	stream_chunk(c, start, len);
 }

@@ -414,10 +414,11 @@ tend_reread(int *errors)
 void
 tend_apply(struct config *c, const char *const *groups, size_t ngroups)
 {
+	if (!prog_apply(c, groups, ngroups))
+		return;		/* c is released, nothing changed */
 	init.config = c;
 	set_log_level(c);
 	output_set_format(&c->format);
-	prog_apply(c, groups, ngroups);
 }
 
 int

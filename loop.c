@@ -28,7 +28,12 @@ static struct {
 	int next, nevents;		/* the batch being dispatched */
 	struct timer **heap;		/* heap[0] is unused: slots count from 1 */
 	size_t ntimers, cap;
+	/* timers the heap had no room for, in its slot LATE, rare and few */
+	struct timer *late;
+	bool said_late;
 } loop;
+
+#define LATE ((size_t)-1)
 
 long long
 loop_now(void)
@@ -146,7 +151,7 @@ heap_room(void)
 void
 timer_set(struct timer *t, long long at)
 {
-	if (t->slot) {
+	if (t->slot && t->slot != LATE) {
 		long long was = t->at;
 
 		t->at = at;
@@ -156,14 +161,23 @@ timer_set(struct timer *t, long long at)
 			sift_down(t->slot);
 		return;
 	}
-	/* without room a deadline would be lost: fire it at once instead */
+	t->at = at;
+	if (t->slot == LATE)
+		return;
+	/*
+	 * Without room in the heap the deadline is kept on the side, never
+	 * lost and never fired from here (its caller is mid-way through
+	 * something); the heap takes it back once it can.
+	 */
 	if (!heap_room()) {
-		log_warn("cannot keep a timer, firing it now");
-		t->at = at;
-		t->fire(t);
+		if (!loop.said_late)
+			log_warn("timers: cannot grow the heap, keeping them aside");
+		loop.said_late = true;
+		t->slot = LATE;
+		t->late_next = loop.late;
+		loop.late = t;
 		return;
 	}
-	t->at = at;
 	place(++loop.ntimers, t);
 	sift_up(t->slot);
 }
@@ -172,10 +186,17 @@ void
 timer_cancel(struct timer *t)
 {
 	size_t slot = t->slot;
+	struct timer **tp;
 
 	if (!slot)
 		return;
 	t->slot = 0;
+	if (slot == LATE) {
+		for (tp = &loop.late; *tp != t; tp = &(*tp)->late_next)
+			;
+		*tp = t->late_next;
+		return;
+	}
 	if (slot != loop.ntimers) {
 		struct timer *last = loop.heap[loop.ntimers--];
 
@@ -191,11 +212,16 @@ timer_cancel(struct timer *t)
 static int
 timeout_ms(void)
 {
-	long long left;
+	long long left, at = LLONG_MAX;
+	const struct timer *t;
 
-	if (!loop.ntimers)
+	for (t = loop.late; t; t = t->late_next)
+		at = t->at < at ? t->at : at;
+	if (loop.ntimers && loop.heap[1]->at < at)
+		at = loop.heap[1]->at;
+	if (at == LLONG_MAX)
 		return -1;
-	left = loop.heap[1]->at - loop_now();
+	left = at - loop_now();
 	if (left <= 0)
 		return 0;
 	return left > INT_MAX ? INT_MAX : (int)left;
@@ -209,9 +235,27 @@ static void
 fire_timers(void)
 {
 	long long now = loop_now();
+	struct timer *t, **tp;
 
+	/* those kept aside: back to the heap, or fired when due */
+	for (tp = &loop.late; (t = *tp) != NULL;) {
+		if (t->at > now && !heap_room()) {
+			tp = &t->late_next;
+			continue;
+		}
+		*tp = t->late_next;
+		t->slot = 0;
+		if (t->at <= now) {
+			t->fire(t);
+			tp = &loop.late;	/* fire may have changed the list */
+		} else {
+			timer_set(t, t->at);
+		}
+	}
+	if (!loop.late)
+		loop.said_late = false;
 	while (loop.ntimers && loop.heap[1]->at <= now) {
-		struct timer *t = loop.heap[1];
+		t = loop.heap[1];
 
 		timer_cancel(t);
 		t->fire(t);

@@ -20,6 +20,7 @@ struct timer {
 	long long at;
 	size_t slot;			/* in the heap; 0 when not pending */
 	void (*fire)(struct timer *t);
+	struct timer *late_next;	/* kept aside while the heap is full */
 };
 
 void loop_setup(void);

@@ -76,6 +76,9 @@ struct proc {
 	size_t ndeps, deps_cap;
 	bool restart_after;		/* a restart stopped it: start it again */
 	unsigned walk;			/* the last walk of the graph that met it */
+	size_t index;			/* in all, as of the last relink */
+	struct proc *same_name, *same_group;	/* chains of relink's maps */
+	unsigned long halts;		/* times it came to rest: stops, exits */
 	struct proc *free_next;
 };
 
@@ -97,7 +100,9 @@ static struct {
 	struct prog_op *ops;
 	bool dirty;			/* a transition since prog_settle */
 	unsigned walk;			/* walks of the dependency graph */
-} progs;
+	struct strmap names, groups;	/* to processes: relink's, for deps */
+} progs = { .names = { .arena = &progs.arena },
+    .groups = { .arena = &progs.arena } };
 
 static const char *const state_names[] = {
 	[STATE_STOPPED] = "STOPPED", [STATE_STARTING] = "STARTING",
@@ -167,8 +172,10 @@ set_state(struct proc *p, enum prog_state s)
 	log_debug("%s: %s -> %s", p->conf->name, state_names[p->state],
 	    state_names[s]);
 	p->state = s;
-	if (s == STATE_STOPPED || s == STATE_EXITED || s == STATE_FATAL)
+	if (s == STATE_STOPPED || s == STATE_EXITED || s == STATE_FATAL) {
 		p->stop_wall = time(NULL);
+		p->halts++;
+	}
 	progs.dirty = true;	/* see prog_settle */
 }
 
@@ -680,9 +687,11 @@ depends_on(const struct proc *x, const struct proc *y)
 }
 
 /*
- * The first dependency of p that went FATAL, or NULL, through those that
- * wait too: what waits on a FATAL program waits for ever. A walk marks
- * what it has seen, so that diamonds are crossed once.
+ * The first dependency of p that will not become ready by itself, or
+ * NULL: one that went FATAL, or that rests (STOPPED, or EXITED without
+ * having done its work) with nothing to start it, found through those
+ * that wait too. What waits on it would wait for ever. A walk marks what
+ * it has seen, so that diamonds are crossed once.
  */
 static const struct proc *
 fatal_below(struct proc *p, unsigned walk)
@@ -696,7 +705,7 @@ fatal_below(struct proc *p, unsigned walk)
 		if (d->walk == walk)
 			continue;
 		d->walk = walk;
-		if (d->state == STATE_FATAL)
+		if (d->state == STATE_FATAL || (!is_active(d) && !is_ready(d)))
 			return d;
 		if (d->want_start && (f = fatal_below(d, walk)) != NULL)
 			return f;
@@ -774,6 +783,9 @@ try_start(struct proc *p)
 {
 	const struct proc *f;
 
+	/* a reload that dropped it keeps it only until it has stopped */
+	if (p->removed)
+		p->want_start = false;
 	if (!p->want_start || progs.shutting_down ||
 	    p->state == STATE_STOPPING)
 		return;
@@ -781,14 +793,14 @@ try_start(struct proc *p)
 		spawn(p);
 		return;
 	}
-	/* told once per episode: until the dependency leaves FATAL */
+	/* told once per episode: until the dependency leaves that state */
 	if (!(f = fatal_dependency(p)))
 		p->spawnerr[0] = '\0';
 	else if (!*p->spawnerr) {
-		plog(p, LOG_WARN, "%s: not started: its dependency %s is FATAL",
-		    p->conf->name, f->conf->name);
+		plog(p, LOG_WARN, "%s: not started: its dependency %s is %s",
+		    p->conf->name, f->conf->name, state_names[f->state]);
 		fmt_snprintf(p->spawnerr, sizeof(p->spawnerr), "Not started: "
-		    "dependency %s is FATAL", f->conf->name);
+		    "dependency %s is %s", f->conf->name, state_names[f->state]);
 	}
 }
 
@@ -837,7 +849,9 @@ check_item(enum op_kind kind, struct op_item *it)
 		return;
 	}
 	if (kind == OP_START || (kind == OP_RESTART && it->restarting)) {
-		if (p->want_start) {
+		if (p->removed) {
+			item_failed(it, RESULT_FAILED, "removed by a reload");
+		} else if (p->want_start) {
 			/* supervisorctl knows this code: "spawn error" */
 			if (fatal_dependency(p))
 				item_failed(it, RESULT_SPAWN_ERROR, p->spawnerr);
@@ -855,15 +869,31 @@ check_item(enum op_kind kind, struct op_item *it)
 		item_failed(it, RESULT_FAILED, "in an unknown state");
 		return;
 	}
-	if (p->stop_pending || p->state == STATE_STOPPING ||
-	    p->state == STATE_STARTING || p->state == STATE_RUNNING)
-		return;
+	/*
+	 * It has come to rest since the item began, even if a start from
+	 * another client has already taken it up again: the stop is done.
+	 * A start that came before it ever stopped cancelled the stop.
+	 */
+	if (p->halts == it->halts) {
+		if (!p->conf->is_main && (p->want_start || !p->stop_requested)) {
+			char why[160];
+
+			fmt_snprintf(why, sizeof(why), "%s was started again "
+			    "before it had stopped", it->name);
+			item_failed(it, RESULT_FAILED, why);
+			return;
+		}
+		if (p->stop_pending || p->state == STATE_STOPPING ||
+		    p->state == STATE_STARTING || p->state == STATE_RUNNING)
+			return;
+	}
 	if (kind == OP_STOP) {
 		it->result = RESULT_SUCCESS;
 		return;
 	}
 	it->restarting = true;
-	request_start(p);
+	if (!p->removed)
+		request_start(p);
 	restart_dependents();
 	check_item(kind, it);
 }
@@ -943,6 +973,7 @@ static void
 prog_alive(struct proc *p, struct config *gen, const struct program *c)
 {
 	p->conf = c;
+	p->ready.conf = c;	/* a check under way reads the new one */
 	p->gen = gen;
 	gen->refs++;
 }
@@ -1017,6 +1048,91 @@ by_group_and_name(const void *pa, const void *pb)
 	return c ? c : strcmp(a->conf->name, b->conf->name);
 }
 
+static int
+by_position(const void *pa, const void *pb)
+{
+	const struct proc *a = *(struct proc *const *)pa;
+	const struct proc *b = *(struct proc *const *)pb;
+
+	return (a->index > b->index) - (a->index < b->index);
+}
+
+/*
+ * Every process under its name and its group, each a chain in start
+ * order, so that dependencies resolve in linear time; false when memory
+ * ran out (they are then found by a scan).
+ */
+static bool
+index_procs(void)
+{
+	size_t i;
+
+	strmap_clear(&progs.names);
+	strmap_clear(&progs.groups);
+	for (i = progs.n; i-- > 0;) {
+		struct proc *p = progs.all[i];
+		const char *name = p->conf->name, *group = p->conf->group;
+
+		p->index = i;
+		p->same_name = strmap_get(&progs.names, name, strlen(name));
+		p->same_group = strmap_get(&progs.groups, group, strlen(group));
+		if (strmap_put(&progs.names, name, strlen(name), p) < 0 ||
+		    strmap_put(&progs.groups, group, strlen(group), p) < 0)
+			return false;
+	}
+	return true;
+}
+
+static size_t
+take_dep(struct proc *q, unsigned walk, struct proc **out, size_t n)
+{
+	if (q->walk == walk)
+		return n;
+	q->walk = walk;
+	if (out)
+		out[n] = q;
+	return n + 1;
+}
+
+/*
+ * What p depends on, into out (or only counted), in start order: the
+ * processes its depends_on names, or with main_waits (main) every
+ * autostart one.
+ */
+static size_t
+deps_of(struct proc *p, bool all, bool indexed, struct proc **out)
+{
+	unsigned walk = ++progs.walk;
+	const struct program *c = p->conf;
+	struct proc *q;
+	size_t n = 0, j;
+	int d;
+
+	p->walk = walk;		/* never itself */
+	if (all || !indexed) {
+		for (j = 0; j < progs.n; j++)
+			if (all ? progs.all[j]->conf->autostart :
+			    conf_depends_on(c, progs.all[j]->conf))
+				n = take_dep(progs.all[j], walk, out, n);
+		return n;
+	}
+	for (d = 0; d < c->ndepends; d++) {
+		size_t len = strlen(c->depends[d]);
+
+		for (q = strmap_get(&progs.names, c->depends[d], len); q;
+		    q = q->same_name)
+			n = take_dep(q, walk, out, n);
+		for (q = strmap_get(&progs.groups, c->depends[d], len); q;
+		    q = q->same_group)
+			n = take_dep(q, walk, out, n);
+	}
+	/* the scratch half of sorted, free once the view is sorted */
+	if (out && n > 1 && progs.n * 2 <= progs.cap)
+		mem_sort(out, n, sizeof(*out), progs.sorted + progs.n,
+		    by_position);
+	return n;
+}
+
 /*
  * After any change of the set: the sorted view and the dependencies.
  * main_waits makes main depend on every autostart program.
@@ -1024,7 +1140,8 @@ by_group_and_name(const void *pa, const void *pb)
 static void
 relink(void)
 {
-	size_t i, j, n;
+	size_t i, n;
+	bool indexed;
 
 	/* the tail of sorted is the scratch space of the sort */
 	if (!lists_room(progs.n * 2))
@@ -1033,6 +1150,7 @@ relink(void)
 	if (progs.n * 2 <= progs.cap)
 		mem_sort(progs.sorted, progs.n, sizeof(*progs.sorted),
 		    progs.sorted + progs.n, by_group_and_name);
+	indexed = index_procs();
 	for (i = 0; i < progs.n; i++) {
 		struct proc *p = progs.all[i];
 		const struct program *c = p->conf;
@@ -1041,10 +1159,7 @@ relink(void)
 		p->ndeps = 0;
 		if (!c->ndepends && !all)
 			continue;
-		for (j = n = 0; j < progs.n; j++)
-			if (j != i && (all ? progs.all[j]->conf->autostart :
-			    conf_depends_on(c, progs.all[j]->conf)))
-				n++;
+		n = deps_of(p, all, indexed, NULL);
 		/* kept from one relink to the next: reloads do not grow it */
 		if (n > p->deps_cap) {
 			struct proc **deps = arena_alloc(&progs.arena, n *
@@ -1058,10 +1173,7 @@ relink(void)
 			p->deps = deps;
 			p->deps_cap = n;
 		}
-		for (j = 0; j < progs.n; j++)
-			if (j != i && (all ? progs.all[j]->conf->autostart :
-			    conf_depends_on(c, progs.all[j]->conf)))
-				p->deps[p->ndeps++] = progs.all[j];
+		p->ndeps = deps_of(p, all, indexed, p->deps);
 	}
 }
 
@@ -1396,6 +1508,13 @@ prog_at(size_t i)
 	return i < progs.n ? progs.sorted[i] : NULL;
 }
 
+void
+prog_names(const struct proc *p, const char **name, const char **group)
+{
+	*name = p->conf->name;
+	*group = p->conf->group;
+}
+
 /* Python's timedelta: "H:MM:SS", "1 day, 2:03:04", "2 days, ...". */
 static void
 uptime_text(long long seconds, char *buf, size_t len)
@@ -1667,6 +1786,7 @@ begin_item(enum op_kind kind, struct op_item *it)
 	struct proc *p = it->p;
 	int refused;
 
+	it->halts = p->halts;	/* a stop is done once it changes */
 	switch (kind) {
 	case OP_START:
 		if ((refused = start_refused(p, it->message,
@@ -1712,11 +1832,12 @@ begin_item(enum op_kind kind, struct op_item *it)
 /*
  * The items of one spec. With room NULL, only counts them. A spec that
  * names nothing is one item, BAD_NAME, so that each name of a command
- * line gets its own answer.
+ * line gets its own answer. A process is in an operation once, however
+ * many specs name it (walk marks it): "all all all..." costs no more.
  */
 static size_t
 add_items(enum op_kind kind, const char *spec, bool loose,
-    struct proc **scratch, struct op_item *room)
+    struct proc **scratch, struct op_item *room, unsigned walk)
 {
 	size_t n, i, k = 0;
 	bool single;
@@ -1742,6 +1863,9 @@ add_items(enum op_kind kind, const char *spec, bool loose,
 	for (i = 0; i < n; i++) {
 		struct proc *p = scratch[i];
 
+		if (p->walk == walk)
+			continue;
+		p->walk = walk;
 		if (!single && ((kind == OP_START && (p->state ==
 		    STATE_STARTING || p->state == STATE_RUNNING)) ||
 		    (kind == OP_STOP && !stoppable(p))))
@@ -1768,6 +1892,7 @@ prog_op_start(enum op_kind kind, const char *const *specs, size_t nspecs,
 	struct prog_op *op;
 	struct proc **scratch;
 	size_t n = 0, i, k, bytes;
+	unsigned walk;
 
 	if (progs.shutting_down || progs.shutdown_asked) {
 		*result = RESULT_SHUTDOWN_STATE;
@@ -1780,8 +1905,9 @@ prog_op_start(enum op_kind kind, const char *const *specs, size_t nspecs,
 		*result = RESULT_FAILED;
 		return NULL;
 	}
+	walk = ++progs.walk;
 	for (i = 0; i < nspecs; i++)
-		n += add_items(kind, specs[i], loose, scratch, NULL);
+		n += add_items(kind, specs[i], loose, scratch, NULL, walk);
 	op = mmap(NULL, sizeof(*op) + n * sizeof(op->items[0]), PROT_READ |
 	    PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (op == MAP_FAILED) {
@@ -1789,8 +1915,10 @@ prog_op_start(enum op_kind kind, const char *const *specs, size_t nspecs,
 		*result = RESULT_FAILED;
 		return NULL;
 	}
+	walk = ++progs.walk;
 	for (i = k = 0; i < nspecs; i++)
-		k += add_items(kind, specs[i], loose, scratch, op->items + k);
+		k += add_items(kind, specs[i], loose, scratch, op->items + k,
+		    walk);
 	munmap(scratch, bytes);
 	op->kind = kind;
 	op->single = n == 1 && op->items[0].single;
@@ -1879,28 +2007,6 @@ find_proc(const char *name)
 	return NULL;
 }
 
-/* A group name once in a sorted list of names. */
-static int
-list_add(struct arena *a, const char ***list, size_t *n, const char *name)
-{
-	const char **bigger;
-	size_t i;
-
-	for (i = 0; i < *n; i++)
-		if (strcmp((*list)[i], name) == 0)
-			return 0;
-	if (!(bigger = arena_alloc(a, (*n + 1) * sizeof(*bigger))))
-		return -1;
-	for (i = 0; i < *n && strcmp((*list)[i], name) < 0; i++)
-		bigger[i] = (*list)[i];
-	bigger[i] = name;
-	for (; i < *n; i++)
-		bigger[i + 1] = (*list)[i];
-	*list = bigger;
-	(*n)++;
-	return 0;
-}
-
 static bool
 find_program_group(const struct config *c, const char *group)
 {
@@ -1912,40 +2018,146 @@ find_program_group(const struct config *c, const char *group)
 	return false;
 }
 
+/*
+ * What a reread or a reload looks up for every program: a load's
+ * programs by name and by group, the process that runs each program,
+ * and the groups that run; in linear time, in c's arena. Without
+ * memory the lookups scan instead.
+ */
+struct lookup {
+	struct config *c;
+	struct strmap names, groups;	/* c's programs, and their groups */
+	struct strmap live_groups;	/* the groups of the processes */
+	struct proc **proc_of;		/* by program index, or NULL */
+	bool ok;
+};
+
+static void
+lookup_build(struct lookup *lk, struct config *c)
+{
+	size_t i;
+
+	*lk = (struct lookup){ .c = c, .names = { .arena = &c->arena },
+	    .groups = { .arena = &c->arena },
+	    .live_groups = { .arena = &c->arena } };
+	if (!(lk->proc_of = arena_alloc(&c->arena, (c->nprograms + 1) *
+	    sizeof(*lk->proc_of))))
+		return;
+	for (i = 0; i < c->nprograms; i++) {
+		struct program *np = &c->programs[i];
+
+		lk->proc_of[i] = NULL;
+		if (strmap_put(&lk->names, np->name, strlen(np->name), np) < 0 ||
+		    strmap_put(&lk->groups, np->group, strlen(np->group), np) < 0)
+			return;
+	}
+	for (i = 0; i < progs.n; i++) {
+		struct proc *p = progs.all[i];
+		const struct program *np;
+
+		if (p->removed)
+			continue;
+		if (strmap_put(&lk->live_groups, p->conf->group,
+		    strlen(p->conf->group), p) < 0)
+			return;
+		if ((np = strmap_get(&lk->names, p->conf->name,
+		    strlen(p->conf->name))) != NULL)
+			lk->proc_of[np - c->programs] = p;
+	}
+	lk->ok = true;
+}
+
+static const struct program *
+lookup_program(const struct lookup *lk, const char *name)
+{
+	return lk->ok ? strmap_get(&lk->names, name, strlen(name)) :
+	    find_program(lk->c, name);
+}
+
+static bool
+lookup_group(const struct lookup *lk, const char *group)
+{
+	return lk->ok ? strmap_get(&lk->groups, group, strlen(group)) != NULL :
+	    find_program_group(lk->c, group);
+}
+
+static bool
+lookup_live_group(const struct lookup *lk, const char *group)
+{
+	return lk->ok ? strmap_get(&lk->live_groups, group, strlen(group)) !=
+	    NULL : prog_group_exists(group);
+}
+
+static struct proc *
+lookup_proc(const struct lookup *lk, const struct program *np)
+{
+	return lk->ok ? lk->proc_of[np - lk->c->programs] :
+	    find_proc(np->name);
+}
+
+/*
+ * A group name once in a sorted list of names, in c's arena: room for
+ * every program's group is taken at the first name, so the list never
+ * moves.
+ */
+static int
+list_add(struct config *c, const char ***list, size_t *n, const char *name)
+{
+	size_t at;
+
+	for (at = 0; at < *n; at++) {
+		int d = strcmp((*list)[at], name);
+
+		if (d == 0)
+			return 0;
+		if (d > 0)
+			break;
+	}
+	if (!*list && !(*list = arena_alloc(&c->arena, (c->nprograms +
+	    progs.n + 1) * sizeof(**list))))
+		return -1;
+	memmove(*list + at + 1, *list + at, (*n - at) * sizeof(**list));
+	(*list)[at] = name;
+	(*n)++;
+	return 0;
+}
+
 void
 prog_reread(struct config *c, struct prog_diff *d)
 {
+	struct lookup lk;
 	size_t i;
 
 	memset(d, 0, sizeof(*d));
 	if (progs.pending)
 		conf_release(progs.pending);
 	progs.pending = c;
+	lookup_build(&lk, c);
 	for (i = 0; i < c->nprograms; i++) {
 		const struct program *np = &c->programs[i];
-		const struct proc *p = find_proc(np->name);
+		const struct proc *p = lookup_proc(&lk, np);
 
 		if (np->is_main)
 			continue;
-		if (!p && !prog_group_exists(np->group))
-			(void)list_add(&c->arena, &d->added, &d->nadded,
+		if (!p && !lookup_live_group(&lk, np->group))
+			(void)list_add(c, &d->added, &d->nadded,
 			    np->group);
 		else if (!p || strcmp(p->conf->group, np->group) ||
 		    conf_compare(p->conf, np) != PROGRAM_SAME)
-			(void)list_add(&c->arena, &d->changed, &d->nchanged,
+			(void)list_add(c, &d->changed, &d->nchanged,
 			    np->group);
 	}
 	for (i = 0; i < progs.n; i++) {
 		const struct program *op = progs.all[i]->conf;
-		const struct program *np = find_program(c, op->name);
+		const struct program *np = lookup_program(&lk, op->name);
 
 		if (op->is_main || progs.all[i]->removed)
 			continue;
-		if (!np && !find_program_group(c, op->group))
-			(void)list_add(&c->arena, &d->removed, &d->nremoved,
+		if (!np && !lookup_group(&lk, op->group))
+			(void)list_add(c, &d->removed, &d->nremoved,
 			    op->group);
 		else if (!np || strcmp(np->group, op->group))
-			(void)list_add(&c->arena, &d->changed, &d->nchanged,
+			(void)list_add(c, &d->changed, &d->nchanged,
 			    op->group);
 	}
 }
@@ -1965,7 +2177,10 @@ prog_group_add(const char *group)
 		if (strcmp(np->group, group) != 0 || np->is_main)
 			continue;
 		if (!lists_room(progs.n * 2 + 2) || !(p = proc_new(c, np))) {
-			log_warnx("%s: out of memory", np->name);
+			/* proc_new said why; those added so far stay, linked */
+			log_warnx("%s: not added", np->name);
+			if (added)
+				relink();
 			return RESULT_FAILED;
 		}
 		progs.all[progs.n++] = p;
@@ -2019,27 +2234,29 @@ in_groups(const char *group, const char *const *groups, size_t n)
 	return n == 0;
 }
 
-void
+bool
 prog_apply(struct config *c, const char *const *groups, size_t ngroups)
 {
 	struct config *old = progs.config;
 	enum program_change change;
+	struct lookup lk;
 	size_t i, j, n = progs.n;
 
 	if (!lists_room((progs.n + c->nprograms) * 2 + 1)) {
 		log_warnx("reload: out of memory, nothing changed");
 		conf_release(c);
-		return;
+		return false;
 	}
 	if (progs.pending && progs.pending != c)
 		conf_release(progs.pending);
 	progs.pending = NULL;
 	progs.config = c;
+	lookup_build(&lk, c);
 	/* what disappeared */
 	for (i = 0; i < n; i++) {
 		struct proc *p = progs.all[i];
 
-		if (p->removed || find_program(c, p->conf->name) ||
+		if (p->removed || lookup_program(&lk, p->conf->name) ||
 		    !in_groups(p->conf->group, groups, ngroups))
 			continue;
 		log_info("%s: disappeared, stopping", p->conf->name);
@@ -2049,7 +2266,7 @@ prog_apply(struct config *c, const char *const *groups, size_t ngroups)
 	}
 	for (i = 0; i < c->nprograms; i++) {
 		const struct program *np = &c->programs[i];
-		struct proc *p = find_proc(np->name);
+		struct proc *p = lookup_proc(&lk, np);
 
 		if (!in_groups(np->group, groups, ngroups) &&
 		    (!p || !in_groups(p->conf->group, groups, ngroups)))
@@ -2103,4 +2320,5 @@ prog_apply(struct config *c, const char *const *groups, size_t ngroups)
 				if (!is_ready(progs.all[i]->deps[j]))
 					request_start(progs.all[i]->deps[j]);
 	progs.dirty = true;
+	return true;
 }

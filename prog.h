@@ -133,6 +133,8 @@ struct prog_info {
 size_t prog_count(void);
 struct proc *prog_at(size_t i);
 void prog_info(const struct proc *p, struct prog_info *out);
+/* Its name and group alone: cheaper than prog_info. */
+void prog_names(const struct proc *p, const char **name, const char **group);
 /* Its output, for the byte counts. */
 const struct output *prog_output(const struct proc *p);
 
@@ -162,6 +164,7 @@ struct op_item {
 	bool single;			/* named alone, not by group or all */
 	bool restarting;		/* a restart's stop is done */
 	bool not_running;		/* a restart found it stopped */
+	unsigned long halts;		/* the process's, when it began */
 };
 
 /*
@@ -229,9 +232,10 @@ int prog_group_remove(const char *group);
  * dropped, added ones started if autostart, those whose process
  * changes (command, environment, user, output...) restarted, the
  * others updated in place, keeping their pid and pipes. With groups,
- * only the processes of those groups change. Takes c.
+ * only the processes of those groups change. Takes c; false when it
+ * could not (out of memory), with nothing changed and c released.
  */
-void prog_apply(struct config *c, const char *const *groups,
+bool prog_apply(struct config *c, const char *const *groups,
     size_t ngroups);
 
 #endif

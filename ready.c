@@ -54,7 +54,7 @@ ready_parse_notify(const char *msg, size_t len, bool *ready, char *status,
 		size_t klen, vlen;
 
 		if (eol == msg) {		/* an empty line */
-			msg = eol + 1;
+			msg = nl ? nl + 1 : end;
 			continue;
 		}
 		if (!eq || eq == msg)
@@ -70,7 +70,7 @@ ready_parse_notify(const char *msg, size_t len, bool *ready, char *status,
 			memcpy(status, eq + 1, vlen);
 			status[vlen] = '\0';
 		}
-		msg = eol + 1;
+		msg = nl ? nl + 1 : end;
 	}
 	return 0;
 }

@@ -694,8 +694,10 @@ signal_of(struct call *cl, const char *s)
 {
 	int sig = strcmp(s, "0") ? sig_parse(s) : 0;
 
-	if (sig < 0 || sig > SIG_MAX)
+	if (sig < 0 || sig > SIG_MAX) {
 		fault(cl, RESULT_BAD_SIGNAL, "BAD_SIGNAL: %s", s);
+		return -1;
+	}
 	return sig;
 }
 

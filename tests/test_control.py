@@ -2739,3 +2739,189 @@ def test_a_live_socket_of_another_server_is_left_alone(supervise, tmp_path):
         assert os.path.exists(sock) and os.stat(sock).st_ino == inode
     finally:
         other.close()
+
+
+# --- races between clients, and clients that cost tend more than they send ------
+
+SLOW_STOP = """
+    [program:slow]
+    command = sh -c 'trap "sleep 1; exit 0" TERM; touch @DIR@/slow.ready; while :; do sleep 0.1; done'
+    startsecs = 0
+    stopwaitsecs = 10
+    """
+
+
+def in_thread(fn, *args, **kw):
+    """fn(*args) in a thread; .join(timeout) then .result."""
+    class Run(threading.Thread):
+        result = None
+
+        def run(self):
+            self.result = fn(*args, **kw)
+    t = Run(daemon=True)
+    t.start()
+    return t
+
+
+def test_a_held_stop_answers_when_another_client_starts_the_program(control):
+    c = control(SLOW_STOP)
+    c.wait_states({"slow": "RUNNING"})
+    c.wait_ready("slow")
+    stop = in_thread(c.ctl, "stop", "slow")
+    c.wait_states({"slow": "STOPPING"})
+    start = c.ctl("start", "slow")
+    assert start.returncode == 0 and start.stdout == "slow: started\n", start
+    stop.join(15)
+    assert not stop.is_alive(), "the held stop never answered"
+    # it stopped and started again, or the start overtook the stop:
+    # either way an answer, about slow
+    assert "slow" in stop.result.stdout, stop.result
+    assert c.state("slow") == "RUNNING"
+
+
+def test_a_restart_of_a_program_a_reload_removes_does_not_bring_it_back(
+        control):
+    c = control(SLOW_STOP + """
+    [program:other]
+    command = sleep 600
+    """)
+    c.wait_states({"slow": "RUNNING", "other": "RUNNING"})
+    c.wait_ready("slow")
+    restart = in_thread(c.ctl, "restart", "slow")
+    c.wait_states({"slow": "STOPPING"})
+    c.rewrite("""
+    [program:other]
+    command = sleep 600
+    """)
+    assert c.ctl("update").returncode == 0
+    restart.join(15)
+    assert not restart.is_alive(), "the held restart never answered"
+    assert restart.result.returncode != 0, restart.result
+    wait_until(lambda: "slow" not in c.programs(), what="slow dropped")
+    time.sleep(1)
+    assert "slow" not in c.programs()
+    assert c.s.spawns("slow") and len(c.s.spawns("slow")) == 1, \
+        c.err.text()
+
+
+def test_a_start_waiting_on_a_oneshot_that_failed_answers(control):
+    # what app waits for rests, EXITED with an unexpected code, and
+    # nothing will start it again: the start is a spawn error, at once
+    c = control("""
+        [program:once]
+        command = sh -c 'sleep 0.5; exit 1'
+        ready = exited
+        startsecs = 0
+        autorestart = false
+        autostart = false
+        [program:app]
+        command = sleep 600
+        depends_on = once
+        autostart = false
+        """)
+    r = c.ctl("start", "app", timeout=20)
+    assert r.returncode == 7, r
+    assert r.stdout.startswith("app: ERROR (spawn error"), r
+    assert c.info("app")["description"] == \
+        "Not started: dependency once is EXITED"
+    said = r"app: not started: its dependency once is EXITED"
+    c.err.wait_for(said)
+    time.sleep(0.5)
+    assert c.err.count(said) == 1, c.err.text()
+
+
+def test_ctl_status_names_a_process_once_however_often_it_is_asked(base):
+    r = base.ctl("status", "web", "web", "web:*", "all")
+    assert [line.split()[0] for line in r.stdout.splitlines()].count(
+        "web") == 1, r.stdout
+    r = base.ctl("signal", "CONT", "web", "web", "web")
+    assert r.stdout == "web: signalled\n", r
+
+
+def test_a_command_line_past_1024_words_is_refused_by_client_and_server(
+        base):
+    r = base.ctl("status", *["web"] * 1024)
+    assert r.returncode == 2, r
+    assert r.stderr == "tend ctl: at most 1024 words after the options\n"
+    body = b"status\0" + b"web\0" * 1024
+    status, _, data = base.request("POST", "/ctl", body)
+    assert status == 400 and b"too many arguments" in data, (status, data)
+    body = b"status\0" + b"web\0" * 1023
+    status, _, data = base.request("POST", "/ctl", body)
+    assert status == 200 and data.count(b"\nweb ") + \
+        data.startswith(b"web ") == 1, (status, data[:300])
+
+
+def test_xmlrpc_signal_past_the_last_signal_is_bad_signal(base):
+    s = base.rpc().supervisor
+    with pytest.raises(xmlrpc.client.Fault) as e:
+        s.signalProcess("web", "100")
+    assert (e.value.faultCode, e.value.faultString) == (11, "BAD_SIGNAL: 100")
+    assert base.state("web") == "RUNNING"
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_client_that_half_closes_and_does_not_read_costs_no_cpu(victim,
+                                                                 tmp_path):
+    c = victim(f"""
+    [program:chatty]
+    command = sh -c 'head -c 2000000 /dev/zero | tr "\\\\0" x; sleep 600'
+    stdout_logfile = {tmp_path}/chatty.log
+    """)
+    wait_until(lambda: os.path.exists(tmp_path / "chatty.log") and
+               os.path.getsize(tmp_path / "chatty.log") >= 2000000,
+               what="the log written")
+    body = xmlrpc.client.dumps(("chatty", 0, 1000000),
+                               "supervisor.readProcessStdoutLog").encode()
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(c.sock)
+    s.sendall(b"POST /RPC2 HTTP/1.1\r\nHost: t\r\nContent-Type: text/xml\r\n"
+              b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    s.shutdown(socket.SHUT_WR)
+    time.sleep(0.5)
+    before = cpu_seconds(c.pid)
+    time.sleep(3)
+    spent = cpu_seconds(c.pid) - before
+    assert spent < 0.3, f"{spent:.2f} s of CPU in 3 s for a stalled reader"
+    data = read_all(s, timeout=15)
+    s.close()
+    assert http_status(data) == 200 and len(data) > 1000000
+    assert_unharmed(c)
+
+
+def test_a_long_pipeline_is_answered_whole_while_others_are_served(victim):
+    c = victim()
+    n = 20000
+    s = raw_connect(c.sock)
+    request = b"GET /livez HTTP/1.1\r\nHost: t\r\n\r\n"
+    got = bytearray()
+
+    def reader():
+        s.settimeout(30)
+        while got.count(b"HTTP/1.1 200") < n:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                return
+            got.extend(chunk)
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    sender = in_thread(s.sendall, request * n)
+    # meanwhile, another client is answered at once, and often
+    worst = 0.0
+    while t.is_alive():
+        sent = time.monotonic()
+        status, _, _ = c.request("GET", "/livez", timeout=10)
+        assert status == 200
+        worst = max(worst, time.monotonic() - sent)
+        time.sleep(0.01)
+    sender.join(10)
+    s.close()
+    assert got.count(b"HTTP/1.1 200") == n
+    assert worst < 1.0, f"another client waited {worst:.2f} s"
+    assert_unharmed(c)

@@ -1036,3 +1036,34 @@ def test_healthz_counts_main_and_readyz_names_a_fatal_program(supervise,
     assert http_get(s, "/readyz") == (503, "not ready: broken\n")
     assert http_get(s, "/healthz") == (200, "ok\n")
     assert s.stop()[0] == 143, s.err.text()
+
+
+def test_a_reload_while_a_tcp_check_runs_keeps_checking_with_the_new_load(
+        supervise, tmp_path):
+    # the check under way reads its program's settings at every try: a
+    # reload that keeps the program (unchanged, or changed in place)
+    # hands it the new load, whose old one is gone
+    port = free_port()
+    ini = f"""
+        [program:late]
+        command=sleep 1000
+        ready=tcp:127.0.0.1:{port}
+        ready_interval=0.1
+        ready_timeout=60
+        """
+    s = start(supervise, tmp_path, ini)
+    spawn_time(s, "late")
+    for n in range(1, 4):
+        if n == 2:          # a change in place: the ready_timeout
+            s.conf.write_text(s.conf.read_text().replace(
+                "ready_timeout=60", "ready_timeout=50"))
+        os.kill(s.pid, signal.SIGHUP)
+        s.err.wait_for(r"^tend: SIGHUP received, reloading", count=n)
+        time.sleep(0.5)
+    assert s.running(), s.err.text()
+    assert status(s)["late"][0] == "STARTING"
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", port))
+        listener.listen(8)
+        running_time(s, "late")
+    assert s.stop()[0] == 0, s.err.text()
