@@ -321,12 +321,13 @@ cmd_signal(struct job *j)
 			found = true;
 			if (signalled[i])
 				continue;
-			signalled[i] = 1;
 			prog_info(p, &in);
-			/* groups and all: only what runs, as supervisord */
+			/* groups and all: only what runs, as supervisord; a
+			 * name of its own still answers for the rest */
 			if ((all || group) && in.state != STATE_RUNNING &&
 			    in.state != STATE_STARTING && in.state != STATE_BACKOFF)
 				continue;
+			signalled[i] = 1;
 			spec = namespec(in.group, in.name, ns, sizeof(ns));
 			result = sig < 0 || sig > SIG_MAX ? RESULT_BAD_SIGNAL :
 			    prog_signal(p, sig, message, sizeof(message));

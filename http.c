@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -1064,18 +1065,50 @@ consume_request(struct conn *c)
 	c->head_len = c->body_len = 0;
 }
 
+/* Where a string of a head that moved from from to to is now. */
+static const char *
+moved(const char *s, const char *from, size_t len, char *to)
+{
+	uintptr_t at = (uintptr_t)s - (uintptr_t)from;
+
+	/* NULL and the parser's literals lie outside the head */
+	return s && at < len ? to + at : s;
+}
+
+/*
+ * What is left of a pipeline moves to the front once a read. A head
+ * parsed while its body is still coming moves with it: the strings the
+ * parser cut in place follow.
+ */
+static void
+compact(struct conn *c)
+{
+	struct http_request *r = &c->req;
+	const char *from = c->in + c->in_off;
+	size_t len = c->head_len;
+
+	c->in_len -= c->in_off;
+	memmove(c->in, from, c->in_len);
+	c->in_off = 0;
+	if (!len)
+		return;
+	r->path = (char *)moved(r->path, from, len, c->in);
+	r->query = (char *)moved(r->query, from, len, c->in);
+	r->host = moved(r->host, from, len, c->in);
+	r->origin = moved(r->origin, from, len, c->in);
+	r->content_type = moved(r->content_type, from, len, c->in);
+	r->accept_encoding = moved(r->accept_encoding, from, len, c->in);
+	c->auth = moved(c->auth, from, len, c->in);
+}
+
 static void
 read_request(struct conn *c)
 {
 	size_t room;
 	ssize_t n;
 
-	/* what is left of a pipeline moves to the front once a read */
-	if (c->in_off) {
-		c->in_len -= c->in_off;
-		memmove(c->in, c->in + c->in_off, c->in_len);
-		c->in_off = 0;
-	}
+	if (c->in_off)
+		compact(c);
 	room = HTTP_HEAD_MAX + HTTP_BODY_MAX - c->in_len;
 	n = read(c->watch.fd, c->in + c->in_len, room);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -1295,6 +1328,12 @@ conn_writable(struct conn *c)
 		arm(c, HTTP_WRITE_MS);		/* progress */
 	}
 	if (c->state == CONN_STREAM) {
+		/* a client that sends no more cannot be seen to go: it got
+		 * what there was */
+		if (c->half_closed) {
+			conn_close(c);
+			return;
+		}
 		/* all sent: wait for more, or for the client to go */
 		c->out.len = c->out_off = 0;
 		timer_cancel(&c->timer);

@@ -77,7 +77,7 @@ struct proc {
 	bool restart_after;		/* a restart stopped it: start it again */
 	unsigned walk;			/* the last walk of the graph that met it */
 	size_t index;			/* in all, as of the last relink */
-	struct proc *same_name, *same_group;	/* chains of relink's maps */
+	struct proc *same_program, *same_group;	/* chains of relink's maps */
 	unsigned long halts;		/* times it came to rest: stops, exits */
 	struct proc *free_next;
 };
@@ -100,8 +100,9 @@ static struct {
 	struct prog_op *ops;
 	bool dirty;			/* a transition since prog_settle */
 	unsigned walk;			/* walks of the dependency graph */
-	struct strmap names, groups;	/* to processes: relink's, for deps */
-} progs = { .names = { .arena = &progs.arena },
+	/* [program:x]'s x and the group to processes: relink's, for deps */
+	struct strmap programs, groups;
+} progs = { .programs = { .arena = &progs.arena },
     .groups = { .arena = &progs.arena } };
 
 static const char *const state_names[] = {
@@ -1058,7 +1059,8 @@ by_position(const void *pa, const void *pb)
 }
 
 /*
- * Every process under its name and its group, each a chain in start
+ * Every process under its program (depends_on names [program:x]'s x,
+ * whatever process_name makes of it) and its group, each a chain in start
  * order, so that dependencies resolve in linear time; false when memory
  * ran out (they are then found by a scan).
  */
@@ -1067,16 +1069,17 @@ index_procs(void)
 {
 	size_t i;
 
-	strmap_clear(&progs.names);
+	strmap_clear(&progs.programs);
 	strmap_clear(&progs.groups);
 	for (i = progs.n; i-- > 0;) {
 		struct proc *p = progs.all[i];
-		const char *name = p->conf->name, *group = p->conf->group;
+		const char *name = p->conf->program, *group = p->conf->group;
 
 		p->index = i;
-		p->same_name = strmap_get(&progs.names, name, strlen(name));
+		p->same_program = strmap_get(&progs.programs, name,
+		    strlen(name));
 		p->same_group = strmap_get(&progs.groups, group, strlen(group));
-		if (strmap_put(&progs.names, name, strlen(name), p) < 0 ||
+		if (strmap_put(&progs.programs, name, strlen(name), p) < 0 ||
 		    strmap_put(&progs.groups, group, strlen(group), p) < 0)
 			return false;
 	}
@@ -1119,8 +1122,8 @@ deps_of(struct proc *p, bool all, bool indexed, struct proc **out)
 	for (d = 0; d < c->ndepends; d++) {
 		size_t len = strlen(c->depends[d]);
 
-		for (q = strmap_get(&progs.names, c->depends[d], len); q;
-		    q = q->same_name)
+		for (q = strmap_get(&progs.programs, c->depends[d], len); q;
+		    q = q->same_program)
 			n = take_dep(q, walk, out, n);
 		for (q = strmap_get(&progs.groups, c->depends[d], len); q;
 		    q = q->same_group)
@@ -1865,11 +1868,12 @@ add_items(enum op_kind kind, const char *spec, bool loose,
 
 		if (p->walk == walk)
 			continue;
-		p->walk = walk;
+		/* left out here, a name of its own still gives it an item */
 		if (!single && ((kind == OP_START && (p->state ==
 		    STATE_STARTING || p->state == STATE_RUNNING)) ||
 		    (kind == OP_STOP && !stoppable(p))))
 			continue;
+		p->walk = walk;
 		if (room) {
 			struct op_item *it = &room[k];
 

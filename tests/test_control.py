@@ -2925,3 +2925,68 @@ def test_a_long_pipeline_is_answered_whole_while_others_are_served(victim):
     assert got.count(b"HTTP/1.1 200") == n
     assert worst < 1.0, f"another client waited {worst:.2f} s"
     assert_unharmed(c)
+
+
+def test_a_body_that_comes_later_behind_a_pipelined_request_is_answered(
+        base):
+    body = xmlrpc.client.dumps((), "supervisor.getState").encode()
+    rpc = (b"POST /RPC2 HTTP/1.1\r\nHost: t\r\nContent-Type: text/xml\r\n"
+           b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    get = b"GET /livez HTTP/1.1\r\nHost: t\r\n\r\n"
+    split = len(rpc) - len(body) + 10  # the head and 10 bytes of the body
+    s = raw_connect(base.sock)
+    s.sendall(get + rpc[:split])
+    time.sleep(0.3)  # the first reply out, the second head parsed
+    s.sendall(rpc[split:] + b"GET /livez HTTP/1.1\r\nHost: t\r\n"
+              b"Connection: close\r\n\r\n")
+    got = read_all(s)
+    s.close()
+    assert re.findall(rb"HTTP/1\.1 (\d{3}) ", got) == [b"200"] * 3, got
+    assert b"<string>RUNNING</string>" in got, got
+
+
+def test_a_stopped_process_named_after_its_group_still_answers_for_itself(
+        base):
+    r = base.ctl("signal", "HUP", "idle:*", "idle")
+    assert (r.returncode, r.stdout) == (7, "idle: ERROR (not running)\n"), r
+    r = base.ctl("signal", "HUP", "idle", "idle:*")
+    assert (r.returncode, r.stdout) == (7, "idle: ERROR (not running)\n"), r
+    r = base.ctl("start", "pool:*", "pool:p1")
+    assert (r.returncode, r.stdout) == (
+        0, "pool:p1: ERROR (already started)\n"), r
+
+
+def test_a_log_tail_for_a_client_that_half_closed_ends_after_what_there_was(
+        victim, tmp_path):
+    c = victim(f"""
+    [program:chatty]
+    command = sh -c 'head -c 2000000 /dev/zero | tr "\\\\0" x; sleep 600'
+    stdout_logfile = {tmp_path}/chatty.log
+    [program:quiet]
+    command = sh -c 'echo hello; exec sleep 600'
+    stdout_logfile = {tmp_path}/quiet.log
+    """)
+    wait_until(lambda: os.path.exists(tmp_path / "chatty.log") and
+               os.path.getsize(tmp_path / "chatty.log") >= 2000000 and
+               os.path.exists(tmp_path / "quiet.log") and
+               os.path.getsize(tmp_path / "quiet.log") > 0,
+               what="the logs written")
+    c.baseline = c.settled_fds()
+    body = xmlrpc.client.dumps(("chatty", 0, 1000000),
+                               "supervisor.readProcessStdoutLog").encode()
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(c.sock)
+    # a large reply, which the client is slow to read, then a log tail
+    s.sendall(b"POST /RPC2 HTTP/1.1\r\nHost: t\r\nContent-Type: text/xml\r\n"
+              b"Content-Length: %d\r\n\r\n" % len(body) + body +
+              b"GET /logtail/quiet HTTP/1.1\r\nHost: t\r\n\r\n")
+    s.shutdown(socket.SHUT_WR)
+    time.sleep(0.5)  # tend sees the half-close while it writes the first
+    sent = time.monotonic()
+    got = read_all(s, timeout=15)
+    s.close()
+    assert time.monotonic() - sent < 8, "the tail went on for a quiet log"
+    assert re.findall(rb"HTTP/1\.1 (\d{3}) ", got) == [b"200"] * 2
+    assert got.rstrip().endswith(b"hello"), got[-300:]
+    assert_unharmed(c)

@@ -656,6 +656,31 @@ def test_a_group_name_in_depends_on_means_all_its_processes(supervise,
     assert s.stop()[0] == 0, s.err.text()
 
 
+def test_depends_on_names_a_program_whatever_its_process_names_and_group(
+        supervise, tmp_path):
+    go = tmp_path / "go"
+    s = start(supervise, tmp_path, f"""
+        [group:pool]
+        programs=worker
+        [program:worker]
+        command=sleep 1000
+        numprocs=2
+        process_name=%(program_name)s_%(process_num)d
+        ready=command:test -e {go}
+        [program:app]
+        command=sleep 1000
+        depends_on=worker
+        """)
+    spawn_time(s, "worker_1")
+    time.sleep(1)
+    assert "app" not in spawned_names(s)
+    assert status(s)["app"][0] == "STOPPED", status(s)
+    go.touch()
+    assert spawn_time(s, "app") >= max(running_time(s, "worker_0"),
+                                       running_time(s, "worker_1"))
+    assert s.stop()[0] == 0, s.err.text()
+
+
 # --- a FATAL dependency ---------------------------------------------------------------
 
 def test_dependents_of_a_fatal_program_are_not_started_and_say_why(supervise,
