@@ -968,13 +968,8 @@ refuse(struct conn *c, int status)
 	http_error(c, status, reason(status));
 }
 
-/*
- * Where the head of the request at in[0] ends: after its blank line,
- * once the blank lines before the request line are skipped; 0 while it
- * is not all there.
- */
-static size_t
-head_end(const char *in, size_t len)
+size_t
+http_head_end(const char *in, size_t len)
 {
 	size_t i = 0;
 
@@ -1017,7 +1012,7 @@ handle_input(struct conn *c)
 			return;
 		}
 		if (!c->head_len) {
-			if (!(end = head_end(in, len))) {
+			if (!(end = http_head_end(in, len))) {
 				if (len >= HTTP_HEAD_MAX)
 					return refuse(c, 431);
 				return;		/* the rest of the head to come */

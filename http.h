@@ -61,6 +61,13 @@ void http_park(struct conn *c, struct prog_op *op);
 struct conn *http_unpark(struct prog_op *op);
 
 /*
+ * Where the head of the request at in[0] ends: after its blank line,
+ * once the blank lines before the request line are skipped; 0 while it
+ * is not all there.
+ */
+size_t http_head_end(const char *in, size_t len);
+
+/*
  * The parser, strict and bounded, on a whole head of len bytes (it
  * writes into buf): 200, or the status to refuse it with. Exposed for
  * the tests and the fuzzer.

@@ -1,9 +1,9 @@
 /*
  * fuzz_http.c: http_parse_head, the control server's request parser,
  * fed as http.c's handle_input feeds it: the head up to its blank line
- * (found as head_end finds it), at most HTTP_HEAD_MAX bytes, without a
+ * (found by http_head_end), at most HTTP_HEAD_MAX bytes, without a
  * NUL, in a buffer of exactly that size. An accepted request must
- * agree with head_end on where the head ends, and have a method, a
+ * agree with http_head_end on where the head ends, and have a method, a
  * path, a bounded body and NUL-terminated header values.
  */
 #include <stdint.h>
@@ -19,25 +19,6 @@ broken(const char *what)
 {
 	fprintf(stderr, "fuzz_http: broken promise: %s\n", what);
 	abort();
-}
-
-/* http.c's head_end (static there): after the blank line, or 0. */
-static size_t
-head_end(const char *in, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len && (in[i] == '\r' || in[i] == '\n'))
-		i++;
-	for (; i < len; i++) {
-		if (in[i] != '\n')
-			continue;
-		if (i + 1 < len && in[i + 1] == '\n')
-			return i + 2;
-		if (i + 2 < len && in[i + 1] == '\r' && in[i + 2] == '\n')
-			return i + 3;
-	}
-	return 0;
 }
 
 static void
@@ -62,7 +43,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > HTTP_HEAD_MAX + 1024)
 		return 0;
-	end = head_end((const char *)data, size);
+	end = http_head_end((const char *)data, size);
 	if (end == 0 || end > HTTP_HEAD_MAX || memchr(data, '\0', end))
 		return 0;	/* the server answers 431 or 400 itself */
 	if (!(buf = malloc(end)))
@@ -72,7 +53,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	switch (status) {
 	case 200:
 		if (head_len != end)
-			broken("the parser and head_end disagree on the head");
+			broken("the parser and http_head_end disagree on the head");
 		if (body_len > HTTP_BODY_MAX)
 			broken("a body past HTTP_BODY_MAX");
 		if (!r.method[0] || strlen(r.method) >= sizeof(r.method))
@@ -97,7 +78,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 400: case 413: case 431: case 501: case 505:
 		break;
 	default:
-		/* 0 means "not all there": head_end said it is */
+		/* 0 means "not all there": http_head_end said it is */
 		broken("a status the server does not answer with");
 	}
 	free(buf);
