@@ -619,6 +619,64 @@ def test_page_in_a_browser_shows_every_program_with_its_state_in_words(
         shutil.copyfile(shot, keep)
 
 
+@pytest.mark.parametrize("width,height", [(390, 844), (1920, 1080)])
+def test_page_is_readable_on_a_phone_and_on_a_wide_screen(web, browser,
+                                                          width, height):
+    w = web(tcp_ini("""
+        [program:web]
+        command=sleep 1000
+        [program:broken]
+        command=/nonexistent/a/rather/long/path/to/a/program/that/is/not/installed
+        startretries=0
+        """, creds=True), auth=(USER, PASSWORD))
+    w.wait_state("web", "RUNNING")
+    w.wait_state("broken", "FATAL")
+    out = browser("""
+        await page.goto(args.url);
+        await waitRow(page, "broken");
+        out.rows = await rows(page);
+        out.layout = await page.evaluate(() => {
+          const vw = document.documentElement.clientWidth;
+          const cells = [...document.querySelectorAll("#programs td")];
+          return {
+            viewport: vw,
+            scrollWidth: document.documentElement.scrollWidth,
+            headerShown: getComputedStyle(document.querySelector("thead"))
+              .display !== "none",
+            // every cell, the state badges and the buttons inside the window
+            widest: Math.max(...cells.concat([...document.querySelectorAll(
+              ".state, button")]).map((e) => e.getBoundingClientRect().right)),
+            labels: cells.slice(0, 9).map((td) =>
+              getComputedStyle(td, "::before").content),
+            stateText: [...document.querySelectorAll(".state")]
+              .map((e) => e.textContent),
+            // for the message: what is wider inside than its box
+            overflowing: [...document.querySelectorAll("body *")]
+              .filter((e) => e.clientWidth && e.scrollWidth > e.clientWidth)
+              .map((e) => e.tagName + " " + e.scrollWidth + " > " +
+                   e.clientWidth + ": " + e.textContent.slice(0, 40)),
+          };
+        });
+        """, context={"viewport": {"width": width, "height": height},
+                      "httpCredentials": {"username": USER,
+                                          "password": PASSWORD}},
+        url=w.url + "/")
+    layout = out["layout"]
+    assert layout["viewport"] == width
+    assert layout["scrollWidth"] <= width, layout
+    assert layout["widest"] <= width, layout
+    assert sorted(layout["stateText"]) == ["FATAL", "RUNNING"]
+    rows = {r["name"]: r for r in out["rows"]}
+    assert "/nonexistent/a/rather/long/path" in rows["broken"]["description"]
+    if width < 500:
+        # one card per process, each value under its column's name
+        assert not layout["headerShown"]
+        assert layout["labels"][:3] == ['"Name"', '"Group"', '"State"'], layout
+    else:
+        assert layout["headerShown"]
+    assert not csp_violations(out) and not out["pageErrors"], out
+
+
 # How a browser is given the credentials: answering its prompt (what
 # playwright's httpCredentials does), or in the URL as user:pass@.
 CREDENTIAL_WAYS = ["prompt", "url"]
