@@ -13,7 +13,6 @@ environment wins over the file) names it, unless the test is about
 [unix_http_server] file= itself."""
 import base64
 import hashlib
-import http.client
 import json
 import os
 import random
@@ -31,6 +30,9 @@ import xmlrpc.client
 import pytest
 
 from conftest import TEND, wait_until
+from control import UnixHTTPConnection, cpu_seconds, fd_count
+from control import request as http_request
+from control import rss_kb as rss_kib
 from test_compare import Namespaced
 from test_supervise import supervise  # noqa: F401 (a fixture)
 
@@ -47,20 +49,6 @@ needs_supervisor = pytest.mark.skipif(
 
 
 # --- machinery ---------------------------------------------------------------
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    """http.client over a Unix socket."""
-
-    def __init__(self, path, timeout=30):
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(self.timeout)
-        s.connect(self.unix_path)
-        self.sock = s
-
 
 class UnixTransport(xmlrpc.client.Transport):
     """xmlrpc.client's transport, connecting to a Unix socket (as
@@ -86,16 +74,7 @@ def rpc_proxy(path, timeout=30):
 
 def request(path, method, url, body=b"", headers=None, timeout=30):
     """One HTTP request over the socket: (status, headers, body bytes)."""
-    conn = UnixHTTPConnection(path, timeout)
-    try:
-        hdrs = {"Host": "tend"}
-        hdrs.update(headers or {})
-        conn.request(method, url, body=body, headers=hdrs)
-        resp = conn.getresponse()
-        data = resp.read()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
-    finally:
-        conn.close()
+    return http_request(path, method, url, body, headers, timeout)
 
 
 def raw_connect(path, timeout=10):
@@ -183,18 +162,6 @@ def mask(text):
 def row(name, state, description):
     """A line of supervisorctl's status table."""
     return f"{name:<33}{state:<10}{description}"
-
-
-def fd_count(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 class Control:
@@ -2858,12 +2825,6 @@ def test_xmlrpc_signal_past_the_last_signal_is_bad_signal(base):
         s.signalProcess("web", "100")
     assert (e.value.faultCode, e.value.faultString) == (11, "BAD_SIGNAL: 100")
     assert base.state("web") == "RUNNING"
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def test_a_client_that_half_closes_and_does_not_read_costs_no_cpu(victim,
